@@ -149,7 +149,10 @@ mod tests {
     fn blob_path_is_inside_blobs() {
         let text = format!("sha256:{}", "b".repeat(64));
         let digest = Digest::parse(&text).unwrap();
-        assert_eq!(digest.blob_path(), format!("blobs/sha256/{}", "b".repeat(64)));
+        assert_eq!(
+            digest.blob_path(),
+            format!("blobs/sha256/{}", "b".repeat(64))
+        );
     }
 
     #[test]

@@ -110,6 +110,18 @@ impl fmt::Display for Error {
     }
 }
 
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The [`Error`] carried inside an `io::Error` by a decoding layer, if there is one.
+    pub fn inside(error: &io::Error) -> Option<Error> {
+        error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .copied()
+    }
+}
+
 /// An [`Error`] with the file it concerns and the underlying OS error, if any.
 #[derive(Debug)]
 pub struct Failure {

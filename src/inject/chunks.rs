@@ -1,0 +1,185 @@
+//! Finding the `zarf-payload-*` chunk files and reading them back as one hashed stream.
+//!
+//! Zarf names chunks `zarf-payload-000`, `-001`, ... and past 999 the names grow (`-1000`), so
+//! they are ordered by their number, not by string. A gap or a duplicate number means the
+//! payload is incomplete, which is reported before any byte is read.
+
+use crate::error::{Error, Failure};
+use sha2::{Digest as _, Sha256};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// The file name prefix of a chunk.
+pub const PREFIX: &str = "zarf-payload-";
+
+/// The chunk files of a payload, in order, and their total size.
+#[derive(Debug)]
+pub struct Chunks {
+    /// The chunk files, in payload order.
+    pub paths: Vec<PathBuf>,
+    /// Their total size in bytes.
+    pub total_bytes: u64,
+}
+
+/// Lists the chunks in `dir`, ordered by number; refuses gaps, duplicates and bad names.
+pub fn find(dir: &Path) -> Result<Chunks, Failure> {
+    let entries = fs::read_dir(dir).map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
+    let mut numbered = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        let number =
+            chunk_number(suffix).ok_or_else(|| Failure::at(Error::ChunkName, &entry.path()))?;
+        numbered.push((number, entry.path()));
+    }
+    if numbered.is_empty() {
+        return Err(Failure::at(Error::NoChunks, dir));
+    }
+    numbered.sort();
+    let mut total_bytes = 0u64;
+    for (expected, (number, path)) in (0u64..).zip(&numbered) {
+        if *number != expected {
+            let error = if *number < expected {
+                Error::ChunkDuplicate
+            } else {
+                Error::ChunkMissing
+            };
+            return Err(Failure::at(error, &missing_or(path, dir, expected, error)));
+        }
+        let meta = fs::metadata(path).map_err(|e| Failure::io(Error::ChunkRead, path, e))?;
+        if !meta.is_file() {
+            return Err(Failure::at(Error::ChunkRead, path));
+        }
+        total_bytes += meta.len();
+    }
+    let paths = numbered.into_iter().map(|(_, path)| path).collect();
+    Ok(Chunks { paths, total_bytes })
+}
+
+/// For a gap, names the chunk that is missing; for a duplicate, the second file.
+fn missing_or(path: &Path, dir: &Path, expected: u64, error: Error) -> PathBuf {
+    if error == Error::ChunkMissing {
+        dir.join(format!("{PREFIX}{expected:03}"))
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The number in a chunk name's suffix: decimal digits only, at most 9 of them.
+fn chunk_number(suffix: &str) -> Option<u64> {
+    let digits_only =
+        !suffix.is_empty() && suffix.len() <= 9 && suffix.bytes().all(|b| b.is_ascii_digit());
+    if digits_only {
+        suffix.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Reads the chunks one after the other as one stream, hashing every byte with SHA-256.
+///
+/// When a chunk cannot be read, the `io::Error` goes up the reader chain and
+/// [`ChunkReader::failed_chunk`] names the file, so the final message can say which one.
+pub struct ChunkReader {
+    paths: std::vec::IntoIter<PathBuf>,
+    current: Option<(File, PathBuf)>,
+    failed: Option<PathBuf>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl ChunkReader {
+    /// A reader over `chunks`, in order.
+    pub fn new(chunks: Vec<PathBuf>) -> ChunkReader {
+        ChunkReader {
+            paths: chunks.into_iter(),
+            current: None,
+            failed: None,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The chunk whose open or read failed, if one did.
+    pub fn failed_chunk(&self) -> Option<&Path> {
+        self.failed.as_deref()
+    }
+
+    /// Reads and hashes whatever is left, so that the digest covers every chunk.
+    pub fn drain(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        while self.read(&mut buf)? > 0 {}
+        Ok(())
+    }
+
+    /// The SHA-256 of all bytes read so far, and their count.
+    pub fn finish(self) -> ([u8; 32], u64) {
+        (self.hasher.finalize().into(), self.bytes)
+    }
+
+    fn read_current(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.paths.next() else {
+                    return Ok(0);
+                };
+                match File::open(&path) {
+                    Ok(file) => self.current = Some((file, path)),
+                    Err(e) => {
+                        self.failed = Some(path);
+                        return Err(e);
+                    }
+                }
+            }
+            let Some((file, path)) = self.current.as_mut() else {
+                return Ok(0);
+            };
+            match file.read(buf) {
+                Ok(0) => self.current = None,
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.failed = Some(path.clone());
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.read_current(buf)?;
+        let read = buf.get(..n).unwrap_or_default();
+        self.hasher.update(read);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_numbers() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("000", Some(0)),
+            ("999", Some(999)),
+            ("1000", Some(1000)),
+            ("7", Some(7)),
+            ("", None),
+            ("1a", None),
+            ("-1", None),
+            ("+1", None),
+            ("0001234567890", None),
+        ];
+        for (suffix, want) in cases {
+            assert_eq!(chunk_number(suffix), *want, "{suffix:?}");
+        }
+    }
+}
