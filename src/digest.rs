@@ -111,11 +111,16 @@ impl Hasher {
 
 /// Appends `bytes` as lowercase hex.
 pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 15));
     }
+}
+
+/// The lowercase hex digit of the low four bits of `n`.
+pub fn hex_digit(n: u8) -> char {
+    let n = n & 15;
+    char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
 }
 
 #[cfg(test)]

@@ -306,10 +306,10 @@ pub fn push_string(out: &mut String, text: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if u32::from(c) < 0x20 => {
-                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                let byte = c as u8;
                 out.push_str("\\u00");
-                out.push(char::from(DIGITS[(u32::from(c) >> 4) as usize]));
-                out.push(char::from(DIGITS[(u32::from(c) & 15) as usize]));
+                out.push(crate::digest::hex_digit(byte >> 4));
+                out.push(crate::digest::hex_digit(byte));
             }
             c => out.push(c),
         }

@@ -2,7 +2,10 @@
 //! on stdout and, on failure, one line on stderr.
 
 use crate::cli::{self, Command};
-use crate::error::Failure;
+use crate::error::{Error, Failure};
+use crate::{http, inject, layout, registry};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Runs `zarf-injector` with the process's arguments and environment.
@@ -21,7 +24,44 @@ fn run() -> Result<(), Failure> {
     match command {
         Command::Help => print!("{}", cli::HELP),
         Command::Version => println!("zarf-injector {}", env!("CARGO_PKG_VERSION")),
-        Command::Inject { .. } | Command::Serve { .. } => {}
+        Command::Inject {
+            checksum,
+            init_root,
+            seed_root,
+            bind,
+        } => {
+            let summary = inject::unpack(&init_root, &seed_root, &checksum)?;
+            print_extracted(&summary);
+            serve(&seed_root, bind)?;
+        }
+        Command::Serve { layout, bind } => {
+            layout::verify(&layout)?;
+            serve(&layout, bind)?;
+        }
     }
+    Ok(())
+}
+
+/// `extracted N files in T s at X MB/s`, with integer arithmetic only (float formatting
+/// would add kilobytes to the binary).
+fn print_extracted(summary: &inject::Summary) {
+    let millis = summary.millis.max(1);
+    let megabytes_per_second = u128::from(summary.bytes) * 1000 / millis / 1_000_000;
+    println!(
+        "extracted {} files in {}.{:03} s at {} MB/s",
+        summary.files,
+        millis / 1000,
+        millis % 1000,
+        megabytes_per_second
+    );
+}
+
+fn serve(_root: &Path, bind: SocketAddr) -> Result<(), Failure> {
+    let listener = http::bind(bind)?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
+    println!("listening on {address}");
+    http::serve(listener, registry::handle);
     Ok(())
 }

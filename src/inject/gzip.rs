@@ -255,6 +255,7 @@ struct Crc32 {
 }
 
 impl Crc32 {
+    #[allow(clippy::indexing_slicing)] // constant bounds: k < 8, n < 256
     fn new() -> Crc32 {
         let mut table = Box::new([[0u32; 256]; 8]);
         for (n, slot) in (0u32..).zip(table[0].iter_mut()) {

@@ -1,3 +1,175 @@
-//! Unpacking the seed payload: chunks → SHA-256 → gunzip → untar → OCI layout check.
+//! Unpacking the seed payload: chunks → SHA-256 → gunzip → untar → OCI layout check, in one
+//! streaming pass with constant memory.
+//!
+//! The payload is untrusted until its checksum matches, and the checksum is only known at the
+//! end of the stream, so entries are written into a staging directory inside the seed root and
+//! moved into place only once the checksum and the layout are verified. Any failure removes
+//! the staging directory, so the seed root is left as it was.
+//!
+//! When decoding fails part-way, the rest of the chunks is still read and hashed: if the
+//! checksum does not match either, the message says so, because a damaged transfer, not a
+//! damaged payload, is then the likely cause.
+
 pub mod chunks;
 pub mod gzip;
+pub mod untar;
+
+use crate::error::{Error, Failure};
+use crate::layout;
+use chunks::ChunkReader;
+use gzip::GzipReader;
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The staging directory's name inside the seed root.
+pub const STAGING: &str = ".zarf-injector-staging";
+
+/// What an unpack did, for the progress lines.
+#[derive(Debug)]
+pub struct Summary {
+    /// Files written.
+    pub files: u64,
+    /// Bytes written to them.
+    pub bytes: u64,
+    /// Wall time of the unpack, in milliseconds.
+    pub millis: u128,
+}
+
+/// Unpacks the chunks in `init_root` into `seed_root`, checking them against `checksum`.
+/// Prints one progress line per phase on stdout.
+pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result<Summary, Failure> {
+    let started = Instant::now();
+    let found = chunks::find(init_root)?;
+    println!(
+        "found {} chunks, {} bytes in {}",
+        found.paths.len(),
+        found.total_bytes,
+        init_root.display()
+    );
+    let staging = prepare_staging(seed_root)?;
+    let result = unpack_into(&found.paths, init_root, &staging, checksum);
+    let result = result.and_then(|stats| {
+        layout::verify(&staging)?;
+        move_into_place(&staging, seed_root)?;
+        Ok(stats)
+    });
+    let _ = fs::remove_dir_all(&staging);
+    let stats = result?;
+    Ok(Summary {
+        files: stats.files,
+        bytes: stats.bytes,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+/// Creates an empty staging directory in the seed root (which may or may not exist yet).
+fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
+    fs::create_dir_all(seed_root).map_err(|e| Failure::io(Error::SeedDirectory, seed_root, e))?;
+    let staging = seed_root.join(STAGING);
+    match fs::remove_dir_all(&staging) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(Failure::io(Error::SeedDirectory, &staging, e))
+        }
+        _ => {}
+    }
+    fs::create_dir(&staging).map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
+    Ok(staging)
+}
+
+/// Streams the chunks through the decoder into `staging`, then checks the checksum.
+fn unpack_into(
+    paths: &[PathBuf],
+    init_root: &Path,
+    staging: &Path,
+    checksum: &[u8; 32],
+) -> Result<untar::Stats, Failure> {
+    let mut reader = ChunkReader::new(paths.to_vec());
+    let extracted = extract(&mut reader, staging);
+    let drained = reader.drain();
+    let failed_chunk = reader.failed_chunk().map(Path::to_path_buf);
+    let (digest, _) = reader.finish();
+    if let Err(e) = drained {
+        return Err(name_chunk(untar::read_failure(e), failed_chunk, init_root));
+    }
+    if digest != *checksum {
+        return Err(Failure::at(Error::ChecksumMismatch, init_root));
+    }
+    let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
+    let mut hex = String::new();
+    crate::digest::push_hex(&mut hex, &digest);
+    println!("verified sha256:{hex}");
+    Ok(stats)
+}
+
+/// Gives a failure without a path the chunk that failed, or else the payload as a whole.
+fn name_chunk(mut failure: Failure, failed_chunk: Option<PathBuf>, init_root: &Path) -> Failure {
+    if failure.path.is_none() {
+        failure.path = Some(match failed_chunk {
+            Some(chunk) if failure.error == Error::ChunkRead => chunk,
+            _ => init_root.join("zarf-payload-*"),
+        });
+    }
+    failure
+}
+
+/// Detects gzip or plain tar from the first bytes, then extracts and reads to the end.
+fn extract(reader: &mut ChunkReader, staging: &Path) -> Result<untar::Stats, Failure> {
+    let mut head = [0u8; 512];
+    let mut filled = 0;
+    while filled < head.len() {
+        match reader.read(head.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(untar::read_failure(e)),
+        }
+    }
+    let head = head.get(..filled).unwrap_or_default();
+    let stream = head.chain(reader);
+    if head.starts_with(&gzip::MAGIC) {
+        extract_to_end(GzipReader::new(stream), staging)
+    } else if looks_like_tar(head) {
+        extract_to_end(stream, staging)
+    } else {
+        Err(Failure::new(Error::NotTarOrGzip))
+    }
+}
+
+/// A tar header carries `ustar` at offset 257 (POSIX and GNU formats).
+fn looks_like_tar(head: &[u8]) -> bool {
+    head.get(257..262) == Some(b"ustar")
+}
+
+/// Extracts, then reads the stream to its end so that the decoder checks its trailer.
+fn extract_to_end(mut stream: impl Read, staging: &Path) -> Result<untar::Stats, Failure> {
+    let stats = untar::extract(&mut stream, staging)?;
+    io::copy(&mut stream, &mut io::sink()).map_err(untar::read_failure)?;
+    Ok(stats)
+}
+
+/// Moves every top-level entry of `staging` into `seed_root`, replacing what is there.
+fn move_into_place(staging: &Path, seed_root: &Path) -> Result<(), Failure> {
+    let entries = fs::read_dir(staging).map_err(|e| Failure::io(Error::Write, staging, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Failure::io(Error::Write, staging, e))?;
+        let target = seed_root.join(entry.file_name());
+        if entry.file_name() == STAGING {
+            return Err(Failure::at(Error::PathInvalid, &target));
+        }
+        remove_existing(&target)?;
+        fs::rename(entry.path(), &target).map_err(|e| Failure::io(Error::Write, &target, e))?;
+    }
+    Ok(())
+}
+
+fn remove_existing(target: &Path) -> Result<(), Failure> {
+    let removed = match fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(target),
+        Ok(_) => fs::remove_file(target),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    removed.map_err(|e| Failure::io(Error::Write, target, e))
+}
