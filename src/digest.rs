@@ -111,11 +111,19 @@ impl Hasher {
 
 /// Appends `bytes` as lowercase hex.
 pub fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 15));
     }
+}
+
+/// The lowercase hex digit of a nibble (0..=15).
+fn hex_digit(nibble: u8) -> char {
+    char::from(if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' - 10 + nibble
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +157,19 @@ mod tests {
     fn blob_path_is_inside_blobs() {
         let text = format!("sha256:{}", "b".repeat(64));
         let digest = Digest::parse(&text).unwrap();
-        assert_eq!(digest.blob_path(), format!("blobs/sha256/{}", "b".repeat(64)));
+        assert_eq!(
+            digest.blob_path(),
+            format!("blobs/sha256/{}", "b".repeat(64))
+        );
+    }
+
+    #[test]
+    fn push_hex_of_every_byte() {
+        for b in 0..=255u8 {
+            let mut out = String::new();
+            push_hex(&mut out, &[b]);
+            assert_eq!(out, format!("{b:02x}"));
+        }
     }
 
     #[test]
