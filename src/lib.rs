@@ -33,4 +33,5 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+pub mod route;
 pub mod run;
