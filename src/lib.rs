@@ -33,5 +33,6 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+pub mod range;
 pub mod route;
 pub mod run;
