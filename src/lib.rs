@@ -34,5 +34,6 @@ pub mod inject;
 pub mod json;
 pub mod layout;
 pub mod range;
+pub mod reference;
 pub mod route;
 pub mod run;
