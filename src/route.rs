@@ -202,10 +202,8 @@ fn origin_form(target: &str) -> &str {
     let Some(rest) = after_scheme else {
         return target;
     };
-    match rest.find(['/', '?', '#']) {
-        Some(at) if rest.get(at..).is_some_and(|p| p.starts_with('/')) => {
-            rest.get(at..).unwrap_or("/")
-        }
+    match rest.find(['/', '?', '#']).and_then(|at| rest.get(at..)) {
+        Some(path) if path.starts_with('/') => path,
         _ => "/",
     }
 }
