@@ -161,6 +161,15 @@ mod tests {
     }
 
     #[test]
+    fn push_hex_of_every_byte() {
+        for b in 0..=255u8 {
+            let mut out = String::new();
+            push_hex(&mut out, &[b]);
+            assert_eq!(out, format!("{b:02x}"));
+        }
+    }
+
+    #[test]
     fn hasher_matches_known_values() {
         let empty256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let mut h = Hasher::new(Algorithm::Sha256);

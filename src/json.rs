@@ -305,11 +305,9 @@ pub fn push_string(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let byte = c as u8;
+            '\u{0}'..='\u{1f}' => {
                 out.push_str("\\u00");
-                out.push(crate::digest::hex_digit(byte >> 4));
-                out.push(crate::digest::hex_digit(byte));
+                crate::digest::push_hex(out, &[c as u8]);
             }
             c => out.push(c),
         }

@@ -33,5 +33,8 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+pub mod range;
+pub mod reference;
 pub mod registry;
+pub mod route;
 pub mod run;
