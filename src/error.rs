@@ -253,6 +253,8 @@ pub struct Failure {
     pub path: Option<PathBuf>,
     /// The OS error that caused it, if one did.
     pub os: Option<io::Error>,
+    /// A fact that helps the reader, e.g. the checksum actually computed.
+    pub detail: Option<String>,
 }
 
 impl Failure {
@@ -262,6 +264,7 @@ impl Failure {
             error,
             path: None,
             os: None,
+            detail: None,
         }
     }
 
@@ -271,6 +274,7 @@ impl Failure {
             error,
             path: Some(path.to_path_buf()),
             os: None,
+            detail: None,
         }
     }
 
@@ -280,6 +284,7 @@ impl Failure {
             error,
             path: Some(path.to_path_buf()),
             os: Some(os),
+            detail: None,
         }
     }
 }
@@ -300,6 +305,11 @@ impl fmt::Display for Failure {
         if let Some(os) = &self.os {
             f.write_str(": ")?;
             fmt::Display::fmt(os, f)?;
+        }
+        if let Some(detail) = &self.detail {
+            f.write_str(" (")?;
+            f.write_str(detail)?;
+            f.write_str(")")?;
         }
         Ok(())
     }

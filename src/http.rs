@@ -63,11 +63,8 @@ pub struct Response {
 
 /// Binds a listening socket.
 pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
-    TcpListener::bind(address).map_err(|e| Failure {
-        error: Error::Bind,
-        path: Some(Path::new(&address.to_string()).to_path_buf()),
-        os: Some(e),
-    })
+    TcpListener::bind(address)
+        .map_err(|e| Failure::io(Error::Bind, Path::new(&address.to_string()), e))
 }
 
 /// Accepts connections forever, answering each request with `handler`.

@@ -51,7 +51,7 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
     let staging = prepare_staging(seed_root)?;
     let result = unpack_into(&found.paths, init_root, &staging, checksum);
     let result = result.and_then(|stats| {
-        layout::verify(&staging)?;
+        layout::verify(&staging).map_err(|f| relative_to(f, &staging))?;
         move_into_place(&staging, seed_root)?;
         Ok(stats)
     });
@@ -93,13 +93,16 @@ fn unpack_into(
     if let Err(e) = drained {
         return Err(name_chunk(untar::read_failure(e), failed_chunk, init_root));
     }
+    let mut hex = String::from("sha256:");
+    crate::digest::push_hex(&mut hex, &digest);
     if digest != *checksum {
-        return Err(Failure::at(Error::ChecksumMismatch, init_root));
+        return Err(Failure {
+            detail: Some(["computed ", &hex].concat()),
+            ..Failure::at(Error::ChecksumMismatch, init_root)
+        });
     }
     let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
-    let mut hex = String::new();
-    crate::digest::push_hex(&mut hex, &digest);
-    println!("verified sha256:{hex}");
+    println!("verified {hex}");
     Ok(stats)
 }
 
@@ -149,17 +152,38 @@ fn extract_to_end(mut stream: impl Read, staging: &Path) -> Result<untar::Stats,
     Ok(stats)
 }
 
-/// Moves every top-level entry of `staging` into `seed_root`, replacing what is there.
+/// Names a file of the staging directory, which is gone by the time the message is read, by
+/// its path inside the layout (`blobs/sha256/...`).
+fn relative_to(mut failure: Failure, staging: &Path) -> Failure {
+    if let Some(inside) = failure
+        .path
+        .as_ref()
+        .and_then(|p| p.strip_prefix(staging).ok())
+    {
+        failure.path = Some(inside.to_path_buf());
+    }
+    failure
+}
+
+/// Moves every top-level entry of `staging` into `seed_root`, replacing what is there. All
+/// names are read and checked before the first move, so a refusal changes nothing.
 fn move_into_place(staging: &Path, seed_root: &Path) -> Result<(), Failure> {
     let entries = fs::read_dir(staging).map_err(|e| Failure::io(Error::Write, staging, e))?;
+    let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Failure::io(Error::Write, staging, e))?;
-        let target = seed_root.join(entry.file_name());
-        if entry.file_name() == STAGING {
-            return Err(Failure::at(Error::PathInvalid, &target));
+        let name = entry
+            .map_err(|e| Failure::io(Error::Write, staging, e))?
+            .file_name();
+        if name == STAGING {
+            return Err(Failure::at(Error::PathInvalid, Path::new(&name)));
         }
+        names.push(name);
+    }
+    for name in names {
+        let target = seed_root.join(&name);
         remove_existing(&target)?;
-        fs::rename(entry.path(), &target).map_err(|e| Failure::io(Error::Write, &target, e))?;
+        fs::rename(staging.join(&name), &target)
+            .map_err(|e| Failure::io(Error::Write, &target, e))?;
     }
     Ok(())
 }

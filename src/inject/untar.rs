@@ -36,9 +36,8 @@ pub fn read_failure(error: io::Error) -> Failure {
     match Error::inside(&error) {
         Some(inner) => Failure::new(inner),
         None => Failure {
-            error: Error::ChunkRead,
-            path: None,
             os: Some(error),
+            ..Failure::new(Error::ChunkRead)
         },
     }
 }
