@@ -175,6 +175,7 @@ pub enum Error {
     BlobDigest,
     DigestUnsupported,
     NestingTooDeep,
+    Terminated,
 }
 
 impl Error {
@@ -222,6 +223,7 @@ impl Error {
             Error::BlobDigest => "blob content does not match its digest",
             Error::DigestUnsupported => "unsupported or malformed digest",
             Error::NestingTooDeep => "image indexes nest too deeply",
+            Error::Terminated => "stopped by SIGTERM or SIGINT",
         }
     }
 }

@@ -1,26 +1,40 @@
-//! A small HTTP/1.1 server on std's blocking sockets: one thread per connection, a cap on
-//! connections, limits on the request head and on idle time.
+//! A small HTTP/1.1 server on std's blocking sockets: one thread per connection, keep-alive
+//! and pipelining, limits on the request head and on time, a cap on connections, and a
+//! graceful stop on SIGTERM/SIGINT.
 //!
-//! An async runtime would cost hundreds of kilobytes; a registry seeding one node serves a
-//! handful of clients. Requests are parsed by `httparse`; the registry logic is a plain
-//! function from [`Request`] to [`Response`], so it is testable without sockets.
+//! An async runtime would cost hundreds of kilobytes; a registry seeding a node serves a
+//! handful of clients. Requests are parsed by `httparse`; the registry is a plain function
+//! from [`Request`] to [`Response`], so it is testable without sockets. File bodies go out
+//! with `sendfile` ([`crate::sys`]), and HEAD gets the same head as GET without the body.
+//!
+//! Anything that is not HTTP (a TLS ClientHello from a client probing for https, random
+//! bytes) gets an `HTTP/1.1 400` status line before the close: docker, crane and containerd
+//! fall back to plain HTTP only on such an answer.
 
 use crate::error::{Error, Failure};
+use crate::sys;
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The largest request head (request line and headers) accepted; larger gets 431.
 pub const MAX_HEAD: usize = 16 << 10;
-/// The most headers accepted in one request.
+/// The most headers accepted in one request; more gets 431.
 const MAX_HEADERS: usize = 64;
 /// The most connections served at once; more get 503.
-pub const MAX_CONNECTIONS: usize = 128;
-/// How long a connection may stay silent, between or within requests.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a connection may wait before sending a request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a whole request head once it has started.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stalled write may block.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long requests in flight may run on after SIGTERM/SIGINT.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// A parsed request head.
 #[derive(Debug)]
@@ -31,6 +45,8 @@ pub struct Request {
     pub target: String,
     /// Header names (lowercase) and values, in order.
     pub headers: Vec<(String, String)>,
+    /// Whether the client asked for HTTP/1.0 (no keep-alive unless asked for).
+    http10: bool,
 }
 
 impl Request {
@@ -42,23 +58,59 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether the client asked to close the connection after this request.
-    fn wants_close(&self) -> bool {
-        self.header_values("connection")
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("close"))
+    /// The first value of the header `name` (lowercase).
+    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.header_values(name).next()
+    }
+
+    /// Whether the connection ends after this request: asked for, HTTP/1.0 without
+    /// keep-alive, or a request body we do not read.
+    fn ends_connection(&self) -> bool {
+        let has_token = |token: &str| {
+            self.header_values("connection")
+                .flat_map(|v| v.split(','))
+                .any(|t| t.trim().eq_ignore_ascii_case(token))
+        };
+        let has_body = self.header("transfer-encoding").is_some()
+            || self.header("content-length").is_some_and(|v| v != "0");
+        has_token("close") || (self.http10 && !has_token("keep-alive")) || has_body
     }
 }
 
-/// A response: status, headers, and a body held in memory (bodies from files come later).
+/// A response body.
+#[derive(Debug)]
+pub enum Body {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` from `offset`, sent with `sendfile`.
+    File {
+        /// The open file.
+        file: File,
+        /// Where to start.
+        offset: u64,
+        /// How many bytes.
+        len: u64,
+    },
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+}
+
+/// A response: status, headers (Content-Length and Connection are added by the writer), body.
 #[derive(Debug)]
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Extra headers (Content-Length and Connection are added by the writer).
+    /// Header names and values.
     pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
+    /// The body; for HEAD its length is announced and nothing is sent.
+    pub body: Body,
 }
 
 /// Binds a listening socket.
@@ -67,56 +119,95 @@ pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
         .map_err(|e| Failure::io(Error::Bind, Path::new(&address.to_string()), e))
 }
 
-/// Accepts connections forever, answering each request with `handler`.
+/// Counts the connections open and the requests being answered.
+#[derive(Default)]
+struct Load {
+    connections: AtomicUsize,
+    busy: AtomicUsize,
+}
+
+/// Accepts connections until SIGTERM/SIGINT, answering each request with `handler`; then
+/// lets requests in flight finish for a grace period and returns.
 pub fn serve<H>(listener: TcpListener, handler: H)
 where
     H: Fn(&Request) -> Response + Send + Sync + 'static,
 {
+    sys::wake_on_termination(&listener);
     let handler = Arc::new(handler);
-    let active = Arc::new(AtomicUsize::new(0));
+    let load = Arc::new(Load::default());
     for stream in listener.incoming() {
+        if sys::terminating() {
+            break;
+        }
         let Ok(stream) = stream else { continue };
-        if active.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-            let _ = write_status_only(&stream, 503);
-            active.fetch_sub(1, Ordering::AcqRel);
+        if load.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            let _ = write_bare_status(&stream, 503);
+            load.connections.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let handler = Arc::clone(&handler);
-        let active_here = Arc::clone(&active);
+        let load_here = Arc::clone(&load);
         let spawned = std::thread::Builder::new()
-            .stack_size(64 << 10)
+            .stack_size(128 << 10)
             .spawn(move || {
-                let _ = connection(stream, &*handler);
-                active_here.fetch_sub(1, Ordering::AcqRel);
+                let _ = connection(stream, &*handler, &load_here);
+                load_here.connections.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
-            active.fetch_sub(1, Ordering::AcqRel);
+            load.connections.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+    let deadline = Instant::now() + GRACE;
+    while load.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Serves requests on one connection until it closes, errs or idles out.
-fn connection(mut stream: TcpStream, handler: &dyn Fn(&Request) -> Response) -> io::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
-    stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
+/// Serves requests on one connection until it closes, errs, idles out or the server stops.
+fn connection(
+    mut stream: TcpStream,
+    handler: &dyn Fn(&Request) -> Response,
+    load: &Load,
+) -> io::Result<()> {
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
     let mut buffer = vec![0u8; MAX_HEAD];
     let mut filled = 0;
-    loop {
+    while !sys::terminating() {
         let (request, used) = match read_head(&mut stream, &mut buffer, &mut filled)? {
             Head::Complete(request, used) => (request, used),
             Head::Closed => return Ok(()),
-            Head::TooLarge => return write_status_only(&stream, 431),
-            Head::Invalid => return write_status_only(&stream, 400),
+            Head::TooLarge => return write_bare_status(&stream, 431),
+            Head::Invalid => return write_bare_status(&stream, 400),
         };
+        load.busy.fetch_add(1, Ordering::AcqRel);
+        let started = Instant::now();
         let response = handler(&request);
-        let close = request.wants_close();
-        write_response(&mut stream, &request, &response, close)?;
-        if close {
+        let close = request.ends_connection() || sys::terminating();
+        let written = write_response(&mut stream, &request, response, close);
+        load.busy.fetch_sub(1, Ordering::AcqRel);
+        log(&request, &written, started);
+        if close || written.is_err() {
             return Ok(());
         }
         buffer.copy_within(used..filled, 0);
         filled -= used;
+    }
+    Ok(())
+}
+
+/// One access-log line: method, target, status, body bytes sent, milliseconds.
+fn log(request: &Request, written: &io::Result<(u16, u64)>, started: Instant) {
+    let millis = started.elapsed().as_millis();
+    match written {
+        Ok((status, bytes)) => println!(
+            "{} {} {status} {bytes} {millis}ms",
+            request.method, request.target
+        ),
+        Err(e) => println!(
+            "{} {} aborted: {e} {millis}ms",
+            request.method, request.target
+        ),
     }
 }
 
@@ -129,40 +220,71 @@ enum Head {
 
 /// Reads until a whole request head is buffered (pipelined bytes stay in the buffer).
 fn read_head(stream: &mut TcpStream, buffer: &mut [u8], filled: &mut usize) -> io::Result<Head> {
+    let mut deadline = None;
     loop {
         if *filled > 0 {
-            let bytes = buffer.get(..*filled).unwrap_or_default();
-            match parse_head(bytes) {
-                Ok(Some(head)) => return Ok(Head::Complete(head.0, head.1)),
-                Ok(None) => {}
-                Err(()) => return Ok(Head::Invalid),
+            match parse_head(buffer.get(..*filled).unwrap_or_default()) {
+                Parsed::Complete(request, used) => return Ok(Head::Complete(request, used)),
+                Parsed::Partial => {}
+                Parsed::TooLarge => return Ok(Head::TooLarge),
+                Parsed::Invalid => return Ok(Head::Invalid),
             }
+            deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
         }
         if *filled == buffer.len() {
             return Ok(Head::TooLarge);
         }
+        let timeout = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => IDLE_TIMEOUT,
+        };
+        if timeout.is_zero() {
+            return Ok(Head::Closed);
+        }
+        stream.set_read_timeout(Some(timeout))?;
         let free = buffer.get_mut(*filled..).unwrap_or_default();
         match stream.read(free) {
             Ok(0) => return Ok(Head::Closed),
             Ok(n) => *filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(Head::Closed)
+            }
             Err(e) => return Err(e),
         }
     }
 }
 
-/// Parses a request head; `Ok(None)` if more bytes are needed.
-#[allow(clippy::result_unit_err)]
-pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, ()> {
+/// The outcome of parsing a (possibly partial) request head.
+pub enum Parsed {
+    /// A whole head, and how many bytes it took.
+    Complete(Request, usize),
+    /// More bytes are needed.
+    Partial,
+    /// More headers than allowed.
+    TooLarge,
+    /// Not HTTP.
+    Invalid,
+}
+
+/// Parses a request head.
+pub fn parse_head(bytes: &[u8]) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     let used = match parsed.parse(bytes) {
         Ok(httparse::Status::Complete(used)) => used,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => return Parsed::TooLarge,
+        Err(_) => return Parsed::Invalid,
     };
-    let method = parsed.method.ok_or(())?.to_string();
-    let target = parsed.path.ok_or(())?.to_string();
+    let (Some(method), Some(target)) = (parsed.method, parsed.path) else {
+        return Parsed::Invalid;
+    };
     let headers = parsed
         .headers
         .iter()
@@ -171,14 +293,13 @@ pub fn parse_head(bytes: &[u8]) -> Result<Option<(Request, usize)>, ()> {
             (h.name.to_ascii_lowercase(), value)
         })
         .collect();
-    Ok(Some((
-        Request {
-            method,
-            target,
-            headers,
-        },
-        used,
-    )))
+    let request = Request {
+        method: method.to_string(),
+        target: target.to_string(),
+        headers,
+        http10: parsed.version == Some(0),
+    };
+    Parsed::Complete(request, used)
 }
 
 fn reason(status: u16) -> &'static str {
@@ -196,30 +317,31 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn status_line(out: &mut String, status: u16) {
+fn push_status_line(out: &mut String, status: u16) {
     out.push_str("HTTP/1.1 ");
-    out.push_str(&status.to_string());
+    crate::range::push_decimal(out, u64::from(status));
     out.push(' ');
     out.push_str(reason(status));
     out.push_str("\r\n");
 }
 
 /// Answers a request that could not be read with a bare status, then closes.
-fn write_status_only(mut stream: &TcpStream, status: u16) -> io::Result<()> {
+fn write_bare_status(mut stream: &TcpStream, status: u16) -> io::Result<()> {
     let mut head = String::new();
-    status_line(&mut head, status);
+    push_status_line(&mut head, status);
     head.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
     stream.write_all(head.as_bytes())
 }
 
+/// Writes the response; returns its status and the body bytes sent.
 fn write_response(
     stream: &mut TcpStream,
     request: &Request,
-    response: &Response,
+    response: Response,
     close: bool,
-) -> io::Result<()> {
-    let mut head = String::with_capacity(256);
-    status_line(&mut head, response.status);
+) -> io::Result<(u16, u64)> {
+    let mut head = String::with_capacity(512);
+    push_status_line(&mut head, response.status);
     for (name, value) in &response.headers {
         head.push_str(name);
         head.push_str(": ");
@@ -227,15 +349,31 @@ fn write_response(
         head.push_str("\r\n");
     }
     head.push_str("Content-Length: ");
-    head.push_str(&response.body.len().to_string());
+    crate::range::push_decimal(&mut head, response.body.len());
     head.push_str(if close {
         "\r\nConnection: close\r\n\r\n"
     } else {
         "\r\n\r\n"
     });
-    stream.write_all(head.as_bytes())?;
-    if request.method != "HEAD" {
-        stream.write_all(&response.body)?;
+    if request.method == "HEAD" {
+        stream.write_all(head.as_bytes())?;
+        return Ok((response.status, 0));
     }
-    Ok(())
+    match response.body {
+        Body::Bytes(bytes) => {
+            let mut whole = head.into_bytes();
+            whole.extend_from_slice(&bytes);
+            stream.write_all(&whole)?;
+            Ok((response.status, bytes.len() as u64))
+        }
+        Body::File { file, offset, len } => {
+            stream.write_all(head.as_bytes())?;
+            let sent = sys::sendfile(stream, &file, offset, len)?;
+            if sent < len {
+                // The file shrank under us: the announced length cannot be kept.
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            Ok((response.status, sent))
+        }
+    }
 }

@@ -38,3 +38,4 @@ pub mod reference;
 pub mod registry;
 pub mod route;
 pub mod run;
+pub mod sys;

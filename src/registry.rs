@@ -3,7 +3,7 @@
 //! For now it answers only the API version check `GET /v2/`, which is the pod's readiness
 //! probe; the distribution spec's pull endpoints come with the registry issue.
 
-use crate::http::{Request, Response};
+use crate::http::{Body, Request, Response};
 
 /// The header every registry response carries (spec: end-1).
 const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
@@ -33,6 +33,6 @@ pub fn handle(request: &Request) -> Response {
     Response {
         status,
         headers,
-        body: body.as_bytes().to_vec(),
+        body: Body::Bytes(body.as_bytes().to_vec()),
     }
 }

@@ -20,6 +20,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), Failure> {
+    crate::sys::handle_termination();
     let command = cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name))?;
     match command {
         Command::Help => print!("{}", cli::HELP),

@@ -153,6 +153,9 @@ impl ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if crate::sys::terminating() {
+            return Err(io::Error::other(Error::Terminated));
+        }
         let n = self.read_current(buf)?;
         let read = buf.get(..n).unwrap_or_default();
         self.hasher.update(read);

@@ -1,0 +1,80 @@
+//! The only `unsafe` code: two system calls std does not offer.
+//!
+//! - `sendfile(2)`: std's `io::copy` from a `File` to a `TcpStream` copies through user space;
+//!   blobs are served straight from the page cache instead.
+//! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and shuts the
+//!   listening socket down, which is async-signal-safe and is the only way to wake std's
+//!   `accept`, which retries on `EINTR`.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The most bytes one `sendfile` call is asked for (Linux's own limit per call).
+const SENDFILE_MAX: u64 = 0x7fff_f000;
+
+/// Sends `len` bytes of `file` from `offset` to `socket`, without copying through user space.
+/// Returns the bytes sent, which is less than `len` only if the file got shorter.
+pub fn sendfile(socket: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+    let mut position = i64::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut sent = 0u64;
+    while sent < len {
+        let count = (len - sent).min(SENDFILE_MAX) as usize;
+        // SAFETY: both descriptors are open for the duration of the call (borrowed), and
+        // `position` is a valid, exclusively borrowed off_t the kernel updates.
+        let n =
+            unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut position, count) };
+        match n {
+            0 => break,
+            n if n > 0 => sent += n as u64,
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(sent)
+}
+
+static TERMINATING: AtomicBool = AtomicBool::new(false);
+static LISTENER: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether SIGTERM or SIGINT has arrived.
+pub fn terminating() -> bool {
+    TERMINATING.load(Ordering::Relaxed)
+}
+
+extern "C" fn on_signal(_: libc::c_int) {
+    TERMINATING.store(true, Ordering::Relaxed);
+    let fd = LISTENER.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: shutdown(2) is async-signal-safe; a stale descriptor only yields EBADF.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
+}
+
+/// Installs the SIGTERM/SIGINT handler (once is enough; later calls are harmless).
+pub fn handle_termination() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler only
+        // touches atomics and calls an async-signal-safe function.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Makes a termination signal wake the accept loop of `listener`.
+pub fn wake_on_termination(listener: &TcpListener) {
+    LISTENER.store(listener.as_raw_fd(), Ordering::Relaxed);
+    if terminating() {
+        on_signal(0);
+    }
+}
