@@ -40,6 +40,8 @@ pub struct Digest<'a> {
     pub algorithm: Algorithm,
     /// The encoded hash: lowercase hex of the algorithm's length.
     pub hex: &'a str,
+    /// The whole digest, `algorithm:hex`.
+    pub text: &'a str,
 }
 
 impl<'a> Digest<'a> {
@@ -55,7 +57,11 @@ impl<'a> Digest<'a> {
         let valid = hex.len() == algorithm.hex_len()
             && hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
         if valid {
-            Ok(Digest { algorithm, hex })
+            Ok(Digest {
+                algorithm,
+                hex,
+                text,
+            })
         } else {
             Err(Error::DigestUnsupported)
         }

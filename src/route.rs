@@ -350,10 +350,12 @@ mod tests {
     const D256: Digest<'static> = Digest {
         algorithm: Algorithm::Sha256,
         hex: h64!(),
+        text: concat!("sha256:", h64!()),
     };
     const D512: Digest<'static> = Digest {
         algorithm: Algorithm::Sha512,
         hex: concat!(h64!(), h64!()),
+        text: concat!("sha512:", h64!(), h64!()),
     };
 
     struct Case {
