@@ -1,0 +1,444 @@
+//! The repositories the registry serves: their names, tags, and the manifests and blobs each may
+//! serve, built once at start-up from a layout that [`layout::verify`] accepted.
+//!
+//! An OCI layout has entries, not repositories. Issue 3 ("Names and tags come from
+//! `index.json`") says how to get repositories from them:
+//!
+//! - each `index.json` entry is named by its annotations `org.opencontainers.image.ref.name`,
+//!   `org.opencontainers.image.base.name` and `io.containerd.image.name`, read by
+//!   [`entry_names`]: (repository, tag) pairs, where a bare tag on an entry that no annotation
+//!   names belongs to every repository ([`Repository::Every`]), and an entry without any usable
+//!   name is reachable by digest in every repository;
+//! - a manifest or blob is served under repository N when it is reachable from an entry of N
+//!   through index → manifests → config/layers/subject (nested indexes and Docker manifest
+//!   lists included; the `blobs` of an OCI artifact manifest count as layers); entries that
+//!   count for every repository count for every N.
+//!
+//! Note that a `subject` is followed like any other link: an untagged signature of image X makes
+//! X (and its layers) reachable in every repository, as the rule says.
+//!
+//! # Decisions
+//!
+//! - **A layout that names no repository** (only bare tags, or no annotations at all, as `skopeo
+//!   copy ... oci:dir:tag` writes) serves every valid name: [`Repositories::exists`] is true for
+//!   any name of the spec's grammar, each with the same tags and content, and the catalog is
+//!   empty. As soon as one entry names a repository, only named repositories exist.
+//! - **Tags**: a tag of the repository itself wins over a bare tag of every repository; when
+//!   two entries give one repository the same tag, the later entry in `index.json` wins. A tag
+//!   whose manifest could not be loaded is dropped, so every listed tag resolves.
+//! - **Manifests** are read whole (at most [`json::MAX_DOCUMENT`]), hashed, and kept only if
+//!   they match their digest and have a media type: the first valid one (RFC 6838 grammar, so
+//!   no header injection) of the descriptor's `mediaType` (from `index.json` or the parent
+//!   index; the first descriptor seen wins), the manifest's own `mediaType`, or the inferred one
+//!   (`manifests` → OCI image index, `config` → OCI image manifest). Their size is their length
+//!   on disk. A manifest that is missing, corrupt or untyped is skipped with its children, and
+//!   the start-up does not fail (`verify` has already checked those `index.json` reaches).
+//! - **Blobs** (config, layers, artifact `blobs`) are only named, never opened here: serving
+//!   them opens the file, which answers whether it exists. Docker schema 1 `fsLayers` are not
+//!   followed.
+//! - **Referrers** (spec: end-12a, "Listing Referrers"): every loaded manifest with a `subject`
+//!   is a referrer of the subject's digest, whether or not the subject is on disk, as a
+//!   descriptor of its own digest, media type and size. Its `artifactType` is the manifest's
+//!   own (if a valid media type), else its config's `mediaType` ("if the artifactType is empty
+//!   or missing in the image manifest, the value of artifactType MUST be set to the config
+//!   descriptor mediaType value"), else absent, as for an index ("MUST be omitted"). Its
+//!   annotations are the manifest's, string values only, sorted by key, the last of duplicate
+//!   keys winning. Referrers are listed in the order they were found.
+//! - **Invalid digests** anywhere are ignored, as if the descriptor were absent.
+//! - **Bounds**: links are followed to a depth of [`MAX_DEPTH`] below `index.json`, at most
+//!   [`MAX_MANIFESTS`] manifests are read, and computing what each repository reaches takes at
+//!   most [`MAX_STEPS`] steps in all; past a bound the rest is not served (no real layout comes
+//!   near them).
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Failure};
+use crate::json::{self, Json};
+use crate::layout;
+use crate::reference::{entry_names, Repository};
+use crate::route::{valid_media_type, valid_name};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+
+/// How many links (index → manifest, manifest → subject) are followed below `index.json`.
+pub const MAX_DEPTH: usize = 8;
+/// How many distinct manifests are read at most.
+pub const MAX_MANIFESTS: usize = 10_000;
+/// How many links are followed at most, over all repositories, to find what each reaches.
+pub const MAX_STEPS: usize = 1 << 22;
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+const CONTAINERD_NAME: &str = "io.containerd.image.name";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A manifest (image manifest, image index, manifest list, artifact) the layout stores.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestInfo {
+    /// Its digest, `algorithm:hex`: the file is `blobs/<algorithm>/<hex>`.
+    pub digest: String,
+    /// Its media type, the `Content-Type` it is served with.
+    pub media_type: String,
+    /// Its size in bytes, as stored.
+    pub size: u64,
+    /// For an index or manifest list: the children that name a platform, in document order.
+    pub platforms: Vec<PlatformEntry>,
+}
+
+/// A child manifest of an index, with its platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformEntry {
+    /// The child's digest.
+    pub digest: String,
+    /// `platform.os`, like `linux`.
+    pub os: String,
+    /// `platform.architecture`, like `amd64`.
+    pub architecture: String,
+    /// `platform.variant`, like `v8`, if given.
+    pub variant: Option<String>,
+}
+
+/// A manifest whose `subject` names another: one descriptor of a referrers response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Referrer {
+    /// The referring manifest's digest.
+    pub digest: String,
+    /// The referring manifest's media type.
+    pub media_type: String,
+    /// The referring manifest's size.
+    pub size: u64,
+    /// Its `artifactType`, else its config's media type, else none.
+    pub artifact_type: Option<String>,
+    /// Its annotations with string values, sorted by key.
+    pub annotations: Vec<(String, String)>,
+}
+
+/// The tags of one repository (or of every repository) and what it reaches.
+#[derive(Default)]
+struct Scope {
+    /// Tag → manifest digest.
+    tags: BTreeMap<String, String>,
+    /// Digests of every manifest and blob reachable.
+    reachable: BTreeSet<String>,
+}
+
+/// The scope of a name in a layout that names no repository: only what every repository has.
+static UNNAMED: Scope = Scope {
+    tags: BTreeMap::new(),
+    reachable: BTreeSet::new(),
+};
+
+/// Every repository the layout serves, with its tags, manifests, blobs and referrers.
+pub struct Repositories {
+    /// Every manifest loaded, by digest.
+    manifests: BTreeMap<String, ManifestInfo>,
+    /// Subject digest → the manifests that refer to it.
+    referrers: BTreeMap<String, Vec<Referrer>>,
+    /// What every repository has: bare tags of unnamed entries, and unnamed entries.
+    every: Scope,
+    /// Named repositories; a digest in `every` is not repeated here.
+    named: BTreeMap<String, Scope>,
+}
+
+impl Repositories {
+    /// Reads `index.json` and every manifest it reaches under `root`, once, at start-up.
+    /// Fails only if `index.json` cannot be read or has no `manifests` array.
+    pub fn load(root: &Path) -> Result<Repositories, Failure> {
+        let index_path = root.join("index.json");
+        let index = layout::read_json(&index_path, json::MAX_DOCUMENT, Error::LayoutIndex)?;
+        let entries = index.get("manifests").and_then(Json::as_array);
+        let entries = entries.ok_or_else(|| Failure::at(Error::LayoutIndex, &index_path))?;
+        let mut graph = Graph {
+            root,
+            manifests: BTreeMap::new(),
+            links: BTreeMap::new(),
+            referrers: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            queue: VecDeque::new(),
+        };
+        let mut every = Scope::default();
+        let mut named: BTreeMap<String, Scope> = BTreeMap::new();
+        for entry in entries {
+            let Some(digest) = graph.discover(entry, 0) else {
+                continue;
+            };
+            let names = entry_names(
+                annotation(entry, REF_NAME),
+                annotation(entry, BASE_NAME),
+                annotation(entry, CONTAINERD_NAME),
+            );
+            if names.is_empty() {
+                every.reachable.insert(digest.clone());
+            }
+            for name in names {
+                let scope = match name.repository {
+                    Repository::Named(name) => named.entry(name).or_default(),
+                    Repository::Every => &mut every,
+                };
+                scope.reachable.insert(digest.clone());
+                if let Some(tag) = name.tag {
+                    scope.tags.insert(tag, digest.clone());
+                }
+            }
+        }
+        while let Some((digest, declared, depth)) = graph.queue.pop_front() {
+            graph.load(digest, declared.as_deref(), depth);
+        }
+        let mut budget = MAX_STEPS;
+        every.close(&graph, &BTreeSet::new(), &mut budget);
+        for scope in named.values_mut() {
+            scope.close(&graph, &every.reachable, &mut budget);
+        }
+        Ok(Repositories {
+            manifests: graph.manifests,
+            referrers: graph.referrers,
+            every,
+            named,
+        })
+    }
+
+    /// The named repositories, sorted, for `/v2/_catalog` (Docker's catalog; the OCI spec has
+    /// none). Empty when the layout names none.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.named.keys().map(String::as_str)
+    }
+
+    /// Whether `name` is a repository this registry serves: a named one, or, when the layout
+    /// names none, any valid name.
+    pub fn exists(&self, name: &str) -> bool {
+        self.scope(name).is_some()
+    }
+
+    /// The tags of `name`, sorted by byte order (end-8a); `None` if there is no such repository.
+    pub fn tags(&self, name: &str) -> Option<Vec<&str>> {
+        let scope = self.scope(name)?;
+        let mut tags: Vec<&str> = scope
+            .tags
+            .keys()
+            .chain(self.every.tags.keys())
+            .map(String::as_str)
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        Some(tags)
+    }
+
+    /// The manifest `name:tag` points at (end-3 by tag).
+    pub fn resolve(&self, name: &str, tag: &str) -> Option<&ManifestInfo> {
+        let scope = self.scope(name)?;
+        let digest = scope.tags.get(tag).or_else(|| self.every.tags.get(tag))?;
+        self.manifests.get(digest)
+    }
+
+    /// The manifest `digest` if it is on disk and reachable under `name` (end-3 by digest).
+    pub fn manifest(&self, name: &str, digest: &str) -> Option<&ManifestInfo> {
+        let scope = self.scope(name)?;
+        self.manifests
+            .get(digest)
+            .filter(|_| self.reaches(scope, digest))
+    }
+
+    /// Whether `digest` (config, layer, artifact blob or manifest) is reachable under `name`
+    /// (end-2). The file itself is not checked.
+    pub fn serves_blob(&self, name: &str, digest: &str) -> bool {
+        self.scope(name)
+            .is_some_and(|scope| self.reaches(scope, digest))
+    }
+
+    /// The manifests reachable under `name` whose `subject` is `subject` (end-12a).
+    pub fn referrers(&self, name: &str, subject: &str) -> Vec<&Referrer> {
+        let Some(scope) = self.scope(name) else {
+            return Vec::new();
+        };
+        let all = self.referrers.get(subject).map(Vec::as_slice);
+        all.unwrap_or_default()
+            .iter()
+            .filter(|referrer| self.reaches(scope, &referrer.digest))
+            .collect()
+    }
+
+    fn scope(&self, name: &str) -> Option<&Scope> {
+        match self.named.get(name) {
+            Some(scope) => Some(scope),
+            None if self.named.is_empty() && valid_name(name) => Some(&UNNAMED),
+            None => None,
+        }
+    }
+
+    fn reaches(&self, scope: &Scope, digest: &str) -> bool {
+        self.every.reachable.contains(digest) || scope.reachable.contains(digest)
+    }
+}
+
+impl Scope {
+    /// Drops tags whose manifest was not loaded, and adds to `reachable` everything reachable
+    /// from it that `shared` does not already hold.
+    fn close(&mut self, graph: &Graph<'_>, shared: &BTreeSet<String>, budget: &mut usize) {
+        let mut pending: Vec<String> = self.reachable.iter().cloned().collect();
+        self.tags
+            .retain(|_, digest| graph.manifests.contains_key(digest));
+        while let Some(digest) = pending.pop() {
+            let links = graph.links.get(&digest).map(Vec::as_slice);
+            for link in links.unwrap_or_default() {
+                if *budget == 0 {
+                    return;
+                }
+                *budget -= 1;
+                if !shared.contains(link) && self.reachable.insert(link.clone()) {
+                    pending.push(link.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The manifests reachable from `index.json`, read breadth first.
+struct Graph<'a> {
+    root: &'a Path,
+    manifests: BTreeMap<String, ManifestInfo>,
+    /// Manifest digest → every digest it names (children, config, layers, blobs, subject).
+    links: BTreeMap<String, Vec<String>>,
+    referrers: BTreeMap<String, Vec<Referrer>>,
+    /// Digests queued for reading, at most [`MAX_MANIFESTS`].
+    seen: BTreeSet<String>,
+    /// (digest, the descriptor's media type, depth)
+    queue: VecDeque<(String, Option<String>, usize)>,
+}
+
+impl Graph<'_> {
+    /// The digest of a manifest `descriptor`, which is queued for reading at `depth` unless
+    /// seen before or out of bounds.
+    fn discover(&mut self, descriptor: &Json, depth: usize) -> Option<String> {
+        let digest = descriptor_digest(descriptor)?;
+        if depth <= MAX_DEPTH && self.seen.len() < MAX_MANIFESTS && !self.seen.contains(&digest)
+        {
+            self.seen.insert(digest.clone());
+            let declared = descriptor.get_str("mediaType").map(str::to_string);
+            self.queue.push_back((digest.clone(), declared, depth));
+        }
+        Some(digest)
+    }
+
+    /// Reads one manifest and records it, its links and its referrer, if it is one.
+    fn load(&mut self, digest: String, declared: Option<&str>, depth: usize) {
+        let Some((document, size)) = read_manifest(self.root, &digest) else {
+            return;
+        };
+        let Some(media_type) = media_type(declared, &document) else {
+            return;
+        };
+        let mut links = Vec::new();
+        let mut platforms = Vec::new();
+        for child in array(&document, "manifests") {
+            if let Some(child_digest) = self.discover(child, depth + 1) {
+                platforms.extend(platform(child, &child_digest));
+                links.push(child_digest);
+            }
+        }
+        links.extend(document.get("config").and_then(descriptor_digest));
+        for blob in array(&document, "layers").iter().chain(array(&document, "blobs")) {
+            links.extend(descriptor_digest(blob));
+        }
+        let subject = document.get("subject");
+        if let Some(subject) = subject.and_then(|s| self.discover(s, depth + 1)) {
+            let referrer = Referrer {
+                digest: digest.clone(),
+                media_type: media_type.clone(),
+                size,
+                artifact_type: artifact_type(&document),
+                annotations: annotations(&document),
+            };
+            self.referrers
+                .entry(subject.clone())
+                .or_default()
+                .push(referrer);
+            links.push(subject);
+        }
+        self.links.insert(digest.clone(), links);
+        let info = ManifestInfo {
+            digest: digest.clone(),
+            media_type,
+            size,
+            platforms,
+        };
+        self.manifests.insert(digest, info);
+    }
+}
+
+/// Reads, checks against its digest, and parses the manifest `digest`, with its size.
+fn read_manifest(root: &Path, digest: &str) -> Option<(Json, u64)> {
+    let parsed = Digest::parse(digest).ok()?;
+    let path = root.join(parsed.blob_path());
+    let bytes = layout::read_limited(&path, json::MAX_DOCUMENT, Error::BlobMissing).ok()?;
+    let mut hasher = Hasher::new(parsed.algorithm);
+    hasher.update(&bytes);
+    if !hasher.matches(&parsed) {
+        return None;
+    }
+    Some((json::parse(&bytes).ok()?, bytes.len() as u64))
+}
+
+/// The descriptor's media type, else the document's own, else the inferred one.
+fn media_type(declared: Option<&str>, document: &Json) -> Option<String> {
+    let inferred = if document.get("manifests").is_some() {
+        Some(OCI_INDEX)
+    } else if document.get("config").is_some() {
+        Some(OCI_MANIFEST)
+    } else {
+        None
+    };
+    [declared, document.get_str("mediaType"), inferred]
+        .into_iter()
+        .flatten()
+        .find(|text| valid_media_type(text))
+        .map(str::to_string)
+}
+
+/// The artifact type a referrers response gives a manifest (spec: "Listing Referrers").
+fn artifact_type(document: &Json) -> Option<String> {
+    let config = document.get("config").and_then(|c| c.get_str("mediaType"));
+    [document.get_str("artifactType"), config]
+        .into_iter()
+        .flatten()
+        .find(|text| valid_media_type(text))
+        .map(str::to_string)
+}
+
+/// The string-valued `annotations` of a document, sorted by key, the last duplicate winning.
+fn annotations(document: &Json) -> Vec<(String, String)> {
+    let members = document.get("annotations").and_then(Json::as_object);
+    let mut map = BTreeMap::new();
+    for (key, value) in members.unwrap_or_default() {
+        if let Some(value) = value.as_str() {
+            map.insert(key.clone(), value.to_string());
+        }
+    }
+    map.into_iter().collect()
+}
+
+fn platform(descriptor: &Json, digest: &str) -> Option<PlatformEntry> {
+    let platform = descriptor.get("platform")?;
+    Some(PlatformEntry {
+        digest: digest.to_string(),
+        os: platform.get_str("os")?.to_string(),
+        architecture: platform.get_str("architecture")?.to_string(),
+        variant: platform.get_str("variant").map(str::to_string),
+    })
+}
+
+/// The `digest` of a descriptor, if it is a valid digest.
+fn descriptor_digest(descriptor: &Json) -> Option<String> {
+    let digest = descriptor.get_str("digest")?;
+    Digest::parse(digest).ok().map(|_| digest.to_string())
+}
+
+fn array<'a>(document: &'a Json, key: &str) -> &'a [Json] {
+    document
+        .get(key)
+        .and_then(Json::as_array)
+        .unwrap_or_default()
+}
+
+fn annotation<'a>(entry: &'a Json, key: &str) -> Option<&'a str> {
+    entry.get("annotations").and_then(|a| a.get_str(key))
+}
