@@ -442,3 +442,600 @@ fn array<'a>(document: &'a Json, key: &str) -> &'a [Json] {
 fn annotation<'a>(entry: &'a Json, key: &str) -> Option<&'a str> {
     entry.get("annotations").and_then(|a| a.get_str(key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest as _, Sha256, Sha512};
+    use std::collections::HashMap;
+    use std::fs;
+    use std::path::PathBuf;
+
+    const OCI_MAN: &str = OCI_MANIFEST;
+    const OCI_IDX: &str = OCI_INDEX;
+    const DOCKER: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    const ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
+
+    /// A layout on disk under a unique temporary directory, removed on drop. Objects have
+    /// names; in the JSON given to [`Fixture::put`] and [`Fixture::index`], `<name>` becomes
+    /// `"digest":"…","size":N` of that object and `<@name>` its digest.
+    struct Fixture {
+        dir: PathBuf,
+        objects: HashMap<String, (String, u64)>,
+    }
+
+    impl Fixture {
+        fn new(test: &str) -> Fixture {
+            let dir = std::env::temp_dir().join(format!(
+                "zarf-injector-repository-{}-{test}",
+                std::process::id()
+            ));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+            fs::create_dir_all(dir.join("blobs/sha512")).unwrap();
+            fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+            Fixture {
+                dir,
+                objects: HashMap::new(),
+            }
+        }
+
+        fn sha256(bytes: &[u8]) -> String {
+            let hex: String = Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("sha256:{hex}")
+        }
+
+        /// Stores `text` (placeholders expanded) under its SHA-256.
+        fn put(&mut self, name: &str, text: &str) {
+            let bytes = self.expand(text);
+            let digest = Self::sha256(bytes.as_bytes());
+            self.write(name, &digest, bytes.as_bytes());
+        }
+
+        /// Stores `text` (placeholders expanded) under its SHA-512.
+        fn put512(&mut self, name: &str, text: &str) {
+            let bytes = self.expand(text);
+            let hex: String = Sha512::digest(bytes.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            self.write(name, &format!("sha512:{hex}"), bytes.as_bytes());
+        }
+
+        /// Names the digest of `text` without storing anything.
+        fn phantom(&mut self, name: &str, text: &str) {
+            let digest = Self::sha256(text.as_bytes());
+            self.objects
+                .insert(name.into(), (digest, text.len() as u64));
+        }
+
+        /// Stores `text` under the digest of `claimed`: a corrupt blob.
+        fn corrupt(&mut self, name: &str, text: &str, claimed: &str) {
+            let digest = Self::sha256(claimed.as_bytes());
+            self.write(name, &digest, text.as_bytes());
+        }
+
+        fn write(&mut self, name: &str, digest: &str, bytes: &[u8]) {
+            let (algorithm, hex) = digest.split_once(':').unwrap();
+            let path = self.dir.join("blobs").join(algorithm).join(hex);
+            fs::write(path, bytes).unwrap();
+            let entry = (digest.to_string(), bytes.len() as u64);
+            assert!(self.objects.insert(name.into(), entry).is_none(), "{name}");
+        }
+
+        /// Writes `index.json` with these entries.
+        fn index(&self, entries: &str) {
+            let text = self.expand(&format!(r#"{{"schemaVersion":2,"manifests":[{entries}]}}"#));
+            fs::write(self.dir.join("index.json"), text).unwrap();
+        }
+
+        fn expand(&self, text: &str) -> String {
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find('<') {
+                out.push_str(&rest[..start]);
+                let end = start + rest[start..].find('>').unwrap();
+                let key = &rest[start + 1..end];
+                let name = key.trim_start_matches('@');
+                let (digest, size) = self.objects.get(name).expect(name);
+                if key.starts_with('@') {
+                    out.push_str(digest);
+                } else {
+                    out.push_str(&format!(r#""digest":"{digest}","size":{size}"#));
+                }
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        }
+
+        /// The digest of the object `name`, or `name` itself if there is no such object.
+        fn digest(&self, name: &str) -> String {
+            self.objects
+                .get(name)
+                .map_or(name.to_string(), |(digest, _)| digest.clone())
+        }
+
+        fn size(&self, name: &str) -> u64 {
+            self.objects[name].1
+        }
+
+        fn load(&self) -> Repositories {
+            layout::verify(&self.dir).unwrap();
+            Repositories::load(&self.dir).unwrap()
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A referrer: object, artifact type, annotations.
+    type Ref = (
+        &'static str,
+        Option<&'static str>,
+        &'static [(&'static str, &'static str)],
+    );
+    /// A platform: object, os, architecture, variant.
+    type Plat = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+    );
+
+    /// One query and its answer; objects are named as in the fixture.
+    enum Check {
+        Catalog(&'static [&'static str]),
+        Exists(&'static str, bool),
+        Tags(&'static str, Option<&'static [&'static str]>),
+        /// repository, tag, the manifest object it resolves to
+        Resolve(&'static str, &'static str, Option<&'static str>),
+        /// repository, manifest object, its media type if served
+        Manifest(&'static str, &'static str, Option<&'static str>),
+        Blob(&'static str, &'static str, bool),
+        /// repository, subject object, referrers in order
+        Referrers(&'static str, &'static str, &'static [Ref]),
+        /// repository, index object, its platform children
+        Platforms(&'static str, &'static str, &'static [Plat]),
+    }
+
+    struct Case {
+        name: &'static str,
+        check: Check,
+    }
+
+    const fn case(name: &'static str, check: Check) -> Case {
+        Case { name, check }
+    }
+
+    fn run(fx: &Fixture, repos: &Repositories, cases: &[Case]) {
+        for Case { name, check } in cases {
+            match *check {
+                Check::Catalog(want) => {
+                    assert_eq!(repos.names().collect::<Vec<_>>(), want, "{name}")
+                }
+                Check::Exists(repo, want) => assert_eq!(repos.exists(repo), want, "{name}"),
+                Check::Tags(repo, want) => {
+                    assert_eq!(repos.tags(repo), want.map(<[_]>::to_vec), "{name}")
+                }
+                Check::Resolve(repo, tag, want) => {
+                    let got = repos.resolve(repo, tag).map(|m| m.digest.clone());
+                    assert_eq!(got, want.map(|o| fx.digest(o)), "{name}");
+                }
+                Check::Manifest(repo, object, want) => {
+                    let got = repos.manifest(repo, &fx.digest(object));
+                    assert_eq!(got.map(|m| m.media_type.as_str()), want, "{name}");
+                    if let Some(info) = got {
+                        assert_eq!(info.digest, fx.digest(object), "{name}");
+                        assert_eq!(info.size, fx.size(object), "{name}: size");
+                    }
+                }
+                Check::Blob(repo, object, want) => {
+                    assert_eq!(repos.serves_blob(repo, &fx.digest(object)), want, "{name}")
+                }
+                Check::Referrers(repo, subject, want) => {
+                    let got = repos.referrers(repo, &fx.digest(subject));
+                    for referrer in &got {
+                        let info = repos.manifest(repo, &referrer.digest).unwrap();
+                        assert_eq!(referrer.media_type, info.media_type, "{name}");
+                        assert_eq!(referrer.size, info.size, "{name}");
+                    }
+                    let got: Vec<_> = got
+                        .iter()
+                        .map(|r| {
+                            let annotations: Vec<(&str, &str)> = r
+                                .annotations
+                                .iter()
+                                .map(|(k, v)| (k.as_str(), v.as_str()))
+                                .collect();
+                            (r.digest.clone(), r.artifact_type.as_deref(), annotations)
+                        })
+                        .collect();
+                    let want: Vec<_> = want
+                        .iter()
+                        .map(|&(object, artifact_type, annotations)| {
+                            (fx.digest(object), artifact_type, annotations.to_vec())
+                        })
+                        .collect();
+                    assert_eq!(got, want, "{name}");
+                }
+                Check::Platforms(repo, object, want) => {
+                    let info = repos.manifest(repo, &fx.digest(object)).expect(name);
+                    let want: Vec<PlatformEntry> = want
+                        .iter()
+                        .map(|&(child, os, architecture, variant)| PlatformEntry {
+                            digest: fx.digest(child),
+                            os: os.into(),
+                            architecture: architecture.into(),
+                            variant: variant.map(str::to_string),
+                        })
+                        .collect();
+                    assert_eq!(info.platforms, want, "{name}");
+                }
+            }
+        }
+    }
+
+    /// An OCI image manifest `name` with a config and one layer of its own.
+    fn image(fx: &mut Fixture, name: &str, own_media_type: bool) {
+        fx.put(&format!("cfg-{name}"), &format!(r#"{{"os":"linux","id":"{name}"}}"#));
+        fx.put(&format!("layer-{name}"), &format!("layer {name}"));
+        let media_type = if own_media_type {
+            format!(r#""mediaType":"{OCI_MAN}","#)
+        } else {
+            String::new()
+        };
+        fx.put(
+            &format!("man-{name}"),
+            &format!(
+                r#"{{"schemaVersion":2,{media_type}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json",<cfg-{name}>}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip",<layer-{name}>}}]}}"#
+            ),
+        );
+    }
+
+    /// Three named repositories, a bare tag, an untagged entry and referrers.
+    fn multi_image_fixture() -> Fixture {
+        let mut fx = Fixture::new("multi");
+        image(&mut fx, "a", true);
+        image(&mut fx, "amd64", true);
+        image(&mut fx, "arm64", false);
+        image(&mut fx, "old", true);
+        image(&mut fx, "bare", true);
+        image(&mut fx, "untagged", false);
+        fx.put(
+            "idx-m",
+            &format!(
+                r#"{{"schemaVersion":2,"manifests":[
+                {{"mediaType":"{OCI_MAN}",<man-amd64>,"platform":{{"architecture":"amd64","os":"linux"}}}},
+                {{<man-arm64>,"platform":{{"architecture":"arm64","os":"linux","variant":"v8"}}}}]}}"#
+            ),
+        );
+        fx.put("cfg-d", r#"{"os":"linux","id":"docker"}"#);
+        fx.put("layer-d", "layer d");
+        fx.put(
+            "man-d",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{DOCKER}",
+                "config":{{"mediaType":"application/vnd.docker.container.image.v1+json",<cfg-d>}},
+                "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip",<layer-d>}}]}}"#
+            ),
+        );
+        fx.put("empty", "{}");
+        fx.put("sig-layer", "signature");
+        fx.put(
+            "sig",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","artifactType":"application/vnd.example.sig",
+                "config":{{"mediaType":"application/vnd.oci.empty.v1+json",<empty>}},
+                "layers":[{{"mediaType":"application/octet-stream",<sig-layer>}}],
+                "subject":{{"mediaType":"{OCI_MAN}",<man-a>}},
+                "annotations":{{"org.opencontainers.image.created":"2024-01-01T00:00:00Z","count":1}}}}"#
+            ),
+        );
+        fx.put("sbom-config", r#"{"format":"spdx"}"#);
+        fx.put("sbom-layer", "sbom");
+        fx.put(
+            "sbom",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}",
+                "config":{{"mediaType":"application/vnd.example.sbom.config.v1+json",<sbom-config>}},
+                "layers":[{{"mediaType":"application/spdx+json",<sbom-layer>}}],
+                "subject":{{"mediaType":"{OCI_MAN}",<man-a>}}}}"#
+            ),
+        );
+        fx.put("dsig-blob", "docker signature");
+        fx.put(
+            "dsig",
+            &format!(
+                r#"{{"mediaType":"{ARTIFACT}","artifactType":"application/vnd.example.dsig",
+                "blobs":[{{"mediaType":"application/octet-stream",<dsig-blob>}}],
+                "subject":{{"mediaType":"{DOCKER}",<man-d>}}}}"#
+            ),
+        );
+        fx.index(&format!(
+            r#"{{"mediaType":"{OCI_MAN}",<man-a>,"annotations":{{"org.opencontainers.image.ref.name":"localhost:5000/oci/a:1.0"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-a>,"annotations":{{"org.opencontainers.image.ref.name":"oci/a:latest"}}}},
+            {{<idx-m>,"annotations":{{"org.opencontainers.image.base.name":"library/registry:2.8.2"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-old>,"annotations":{{"io.containerd.image.name":"docker.io/registry:2.8.1"}}}},
+            {{"mediaType":"{DOCKER}",<man-d>,"annotations":{{"io.containerd.image.name":"registry.example.com:5000/team/app:v1"}}}},
+            {{"mediaType":"{DOCKER}",<man-d>,"annotations":{{"io.containerd.image.name":"team/app:V2"}}}},
+            {{<man-bare>,"annotations":{{"org.opencontainers.image.ref.name":"shared"}}}},
+            {{<man-untagged>}},
+            {{"mediaType":"{OCI_MAN}",<sig>,"annotations":{{"org.opencontainers.image.ref.name":"oci/a:sig"}}}},
+            {{"mediaType":"{OCI_MAN}",<sbom>,"annotations":{{"io.containerd.image.name":"oci/a@<@sbom>"}}}},
+            {{"mediaType":"{ARTIFACT}",<dsig>,"annotations":{{"io.containerd.image.name":"registry.example.com:5000/team/app"}}}}"#
+        ));
+        fx
+    }
+
+    const REG: &str = "library/registry";
+    const SIG: Ref = (
+        "sig",
+        Some("application/vnd.example.sig"),
+        &[("org.opencontainers.image.created", "2024-01-01T00:00:00Z")],
+    );
+    const SBOM: Ref = ("sbom", Some("application/vnd.example.sbom.config.v1+json"), &[]);
+    const DSIG: Ref = ("dsig", Some("application/vnd.example.dsig"), &[]);
+
+    const MULTI: &[Case] = &[
+        case(
+            "catalog: named repositories, sorted",
+            Check::Catalog(&[REG, "oci/a", "team/app"]),
+        ),
+        case("exists: oci/a", Check::Exists("oci/a", true)),
+        case("exists: Zarf base.name", Check::Exists(REG, true)),
+        case(
+            "exists: containerd name with host and port",
+            Check::Exists("team/app", true),
+        ),
+        case(
+            "exists: registry is library/registry",
+            Check::Exists("registry", false),
+        ),
+        case("exists: prefix of a name", Check::Exists("team", false)),
+        case("exists: unknown", Check::Exists("nope/nope", false)),
+        case(
+            "end-8a tags: tagged twice, bare tag, artifact tag",
+            Check::Tags("oci/a", Some(&["1.0", "latest", "shared", "sig"])),
+        ),
+        case(
+            "end-8a tags: base.name and docker.io/registry agree",
+            Check::Tags(REG, Some(&["2.8.1", "2.8.2", "shared"])),
+        ),
+        case(
+            "end-8a tags: byte order",
+            Check::Tags("team/app", Some(&["V2", "shared", "v1"])),
+        ),
+        case(
+            "end-8a tags: unknown repository",
+            Check::Tags("nope/nope", None),
+        ),
+        case(
+            "end-3 resolve: first tag",
+            Check::Resolve("oci/a", "1.0", Some("man-a")),
+        ),
+        case(
+            "end-3 resolve: second tag",
+            Check::Resolve("oci/a", "latest", Some("man-a")),
+        ),
+        case(
+            "end-3 resolve: Zarf base.name",
+            Check::Resolve(REG, "2.8.2", Some("idx-m")),
+        ),
+        case(
+            "end-3 resolve: docker.io/registry:2.8.1",
+            Check::Resolve(REG, "2.8.1", Some("man-old")),
+        ),
+        case(
+            "end-3 resolve: containerd name",
+            Check::Resolve("team/app", "v1", Some("man-d")),
+        ),
+        case(
+            "end-3 resolve: second containerd name",
+            Check::Resolve("team/app", "V2", Some("man-d")),
+        ),
+        case(
+            "end-3 resolve: tag of another repository",
+            Check::Resolve(REG, "v1", None),
+        ),
+        case(
+            "end-3 resolve: bare tag in oci/a",
+            Check::Resolve("oci/a", "shared", Some("man-bare")),
+        ),
+        case(
+            "end-3 resolve: bare tag in team/app",
+            Check::Resolve("team/app", "shared", Some("man-bare")),
+        ),
+        case(
+            "end-3 resolve: unknown repository",
+            Check::Resolve("nope/nope", "shared", None),
+        ),
+        case(
+            "end-3 manifest: media type from index.json",
+            Check::Manifest("oci/a", "man-a", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: Docker schema2",
+            Check::Manifest("team/app", "man-d", Some(DOCKER)),
+        ),
+        case(
+            "end-3 manifest: index media type inferred",
+            Check::Manifest(REG, "idx-m", Some(OCI_IDX)),
+        ),
+        case(
+            "end-3 manifest: child, media type from the parent index",
+            Check::Manifest(REG, "man-amd64", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: child, media type inferred",
+            Check::Manifest(REG, "man-arm64", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: media type from its own field",
+            Check::Manifest("oci/a", "man-bare", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: untagged entry in team/app",
+            Check::Manifest("team/app", "man-untagged", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: untagged entry in library/registry",
+            Check::Manifest(REG, "man-untagged", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 manifest: artifact manifest",
+            Check::Manifest("team/app", "dsig", Some(ARTIFACT)),
+        ),
+        case(
+            "end-3 manifest: referrer in its repository",
+            Check::Manifest("oci/a", "sig", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 isolation: child of another repository",
+            Check::Manifest("team/app", "man-amd64", None),
+        ),
+        case(
+            "end-3 isolation: Docker manifest in oci/a",
+            Check::Manifest("oci/a", "man-d", None),
+        ),
+        case(
+            "end-3 isolation: oci/a manifest in team/app",
+            Check::Manifest("team/app", "man-a", None),
+        ),
+        case(
+            "end-3 isolation: referrer of oci/a in team/app",
+            Check::Manifest("team/app", "sig", None),
+        ),
+        case(
+            "end-3: a layer is not a manifest",
+            Check::Manifest("oci/a", "layer-a", None),
+        ),
+        case(
+            "end-3: unknown repository",
+            Check::Manifest("nope/nope", "man-untagged", None),
+        ),
+        case("end-2 blob: layer", Check::Blob("oci/a", "layer-a", true)),
+        case("end-2 blob: config", Check::Blob("oci/a", "cfg-a", true)),
+        case(
+            "end-2 blob: manifest as a blob",
+            Check::Blob("oci/a", "man-a", true),
+        ),
+        case(
+            "end-2 isolation: layer of oci/a in team/app",
+            Check::Blob("team/app", "layer-a", false),
+        ),
+        case(
+            "end-2 isolation: layer of oci/a in library/registry",
+            Check::Blob(REG, "layer-a", false),
+        ),
+        case(
+            "end-2 isolation: layer of team/app in oci/a",
+            Check::Blob("oci/a", "layer-d", false),
+        ),
+        case(
+            "end-2 isolation: platform layer in oci/a",
+            Check::Blob("oci/a", "layer-arm64", false),
+        ),
+        case(
+            "end-2 blob: Docker layer",
+            Check::Blob("team/app", "layer-d", true),
+        ),
+        case(
+            "end-2 blob: Docker config",
+            Check::Blob("team/app", "cfg-d", true),
+        ),
+        case(
+            "end-2 blob: platform layer",
+            Check::Blob(REG, "layer-arm64", true),
+        ),
+        case(
+            "end-2 blob: platform config",
+            Check::Blob(REG, "cfg-amd64", true),
+        ),
+        case("end-2 blob: second tag", Check::Blob(REG, "layer-old", true)),
+        case(
+            "end-2 blob: untagged entry everywhere",
+            Check::Blob("oci/a", "layer-untagged", true),
+        ),
+        case(
+            "end-2 blob: bare-tag entry everywhere",
+            Check::Blob(REG, "layer-bare", true),
+        ),
+        case(
+            "end-2 blob: artifact layer",
+            Check::Blob("oci/a", "sig-layer", true),
+        ),
+        case(
+            "end-2 blob: empty config",
+            Check::Blob("oci/a", "empty", true),
+        ),
+        case(
+            "end-2 blob: artifact manifest blobs",
+            Check::Blob("team/app", "dsig-blob", true),
+        ),
+        case(
+            "end-2 isolation: artifact layer elsewhere",
+            Check::Blob(REG, "sig-layer", false),
+        ),
+        case(
+            "end-2 isolation: artifact blobs elsewhere",
+            Check::Blob("oci/a", "dsig-blob", false),
+        ),
+        case(
+            "end-2: unknown repository",
+            Check::Blob("nope/nope", "layer-untagged", false),
+        ),
+        case(
+            "end-12a referrers: artifactType field, then config media type",
+            Check::Referrers("oci/a", "man-a", &[SIG, SBOM]),
+        ),
+        case(
+            "end-12a referrers: artifact manifest",
+            Check::Referrers("team/app", "man-d", &[DSIG]),
+        ),
+        case(
+            "end-12a referrers: none reachable in another repository",
+            Check::Referrers(REG, "man-a", &[]),
+        ),
+        case(
+            "end-12a referrers: of another repository's manifest",
+            Check::Referrers("oci/a", "man-d", &[]),
+        ),
+        case(
+            "end-12a referrers: none",
+            Check::Referrers("oci/a", "man-bare", &[]),
+        ),
+        case(
+            "end-12a referrers: unknown repository",
+            Check::Referrers("nope/nope", "man-a", &[]),
+        ),
+        case(
+            "platforms of a multi-arch index",
+            Check::Platforms(
+                REG,
+                "idx-m",
+                &[
+                    ("man-amd64", "linux", "amd64", None),
+                    ("man-arm64", "linux", "arm64", Some("v8")),
+                ],
+            ),
+        ),
+        case(
+            "no platforms in an image manifest",
+            Check::Platforms("oci/a", "man-a", &[]),
+        ),
+    ];
+
+    #[test]
+    fn multi_image_layout() {
+        let fx = multi_image_fixture();
+        run(&fx, &fx.load(), MULTI);
+    }
+}
