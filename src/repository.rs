@@ -310,8 +310,7 @@ impl Graph<'_> {
     /// seen before or out of bounds.
     fn discover(&mut self, descriptor: &Json, depth: usize) -> Option<String> {
         let digest = descriptor_digest(descriptor)?;
-        if depth <= MAX_DEPTH && self.seen.len() < MAX_MANIFESTS && !self.seen.contains(&digest)
-        {
+        if depth <= MAX_DEPTH && self.seen.len() < MAX_MANIFESTS && !self.seen.contains(&digest) {
             self.seen.insert(digest.clone());
             let declared = descriptor.get_str("mediaType").map(str::to_string);
             self.queue.push_back((digest.clone(), declared, depth));
@@ -336,7 +335,10 @@ impl Graph<'_> {
             }
         }
         links.extend(document.get("config").and_then(descriptor_digest));
-        for blob in array(&document, "layers").iter().chain(array(&document, "blobs")) {
+        for blob in array(&document, "layers")
+            .iter()
+            .chain(array(&document, "blobs"))
+        {
             links.extend(descriptor_digest(blob));
         }
         let subject = document.get("subject");
@@ -515,8 +517,9 @@ mod tests {
 
         /// Stores `text` under the digest of `claimed`: a corrupt blob.
         fn corrupt(&mut self, name: &str, text: &str, claimed: &str) {
+            let bytes = self.expand(text);
             let digest = Self::sha256(claimed.as_bytes());
-            self.write(name, &digest, text.as_bytes());
+            self.write(name, &digest, bytes.as_bytes());
         }
 
         fn write(&mut self, name: &str, digest: &str, bytes: &[u8]) {
@@ -685,7 +688,10 @@ mod tests {
 
     /// An OCI image manifest `name` with a config and one layer of its own.
     fn image(fx: &mut Fixture, name: &str, own_media_type: bool) {
-        fx.put(&format!("cfg-{name}"), &format!(r#"{{"os":"linux","id":"{name}"}}"#));
+        fx.put(
+            &format!("cfg-{name}"),
+            &format!(r#"{{"os":"linux","id":"{name}"}}"#),
+        );
         fx.put(&format!("layer-{name}"), &format!("layer {name}"));
         let media_type = if own_media_type {
             format!(r#""mediaType":"{OCI_MAN}","#)
@@ -781,7 +787,11 @@ mod tests {
         Some("application/vnd.example.sig"),
         &[("org.opencontainers.image.created", "2024-01-01T00:00:00Z")],
     );
-    const SBOM: Ref = ("sbom", Some("application/vnd.example.sbom.config.v1+json"), &[]);
+    const SBOM: Ref = (
+        "sbom",
+        Some("application/vnd.example.sbom.config.v1+json"),
+        &[],
+    );
     const DSIG: Ref = ("dsig", Some("application/vnd.example.dsig"), &[]);
 
     const MULTI: &[Case] = &[
@@ -959,7 +969,10 @@ mod tests {
             "end-2 blob: platform config",
             Check::Blob(REG, "cfg-amd64", true),
         ),
-        case("end-2 blob: second tag", Check::Blob(REG, "layer-old", true)),
+        case(
+            "end-2 blob: second tag",
+            Check::Blob(REG, "layer-old", true),
+        ),
         case(
             "end-2 blob: untagged entry everywhere",
             Check::Blob("oci/a", "layer-untagged", true),
@@ -1037,5 +1050,403 @@ mod tests {
     fn multi_image_layout() {
         let fx = multi_image_fixture();
         run(&fx, &fx.load(), MULTI);
+    }
+
+    /// A layout that names no repository: two bare tags and an untagged entry.
+    fn unnamed_fixture() -> Fixture {
+        let mut fx = Fixture::new("unnamed");
+        image(&mut fx, "x", true);
+        image(&mut fx, "y", true);
+        image(&mut fx, "z", true);
+        fx.index(&format!(
+            r#"{{"mediaType":"{OCI_MAN}",<man-x>,"annotations":{{"org.opencontainers.image.ref.name":"latest"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-y>}},
+            {{"mediaType":"{OCI_MAN}",<man-z>,"annotations":{{"org.opencontainers.image.ref.name":"2.0"}}}}"#
+        ));
+        fx
+    }
+
+    const UNNAMED: &[Case] = &[
+        case("catalog: empty", Check::Catalog(&[])),
+        case("exists: any valid name", Check::Exists("any/name", true)),
+        case("exists: library/registry", Check::Exists(REG, true)),
+        case("exists: invalid name", Check::Exists("Any", false)),
+        case("exists: empty component", Check::Exists("a//b", false)),
+        case(
+            "end-8a tags: the bare tags",
+            Check::Tags("any/name", Some(&["2.0", "latest"])),
+        ),
+        case("end-8a tags: invalid name", Check::Tags("Any", None)),
+        case(
+            "end-3 resolve: bare tag",
+            Check::Resolve("any/name", "latest", Some("man-x")),
+        ),
+        case(
+            "end-3 resolve: other bare tag, other name",
+            Check::Resolve("other", "2.0", Some("man-z")),
+        ),
+        case(
+            "end-3 resolve: unknown tag",
+            Check::Resolve("other", "1.0", None),
+        ),
+        case(
+            "end-3 manifest: untagged entry",
+            Check::Manifest("x", "man-y", Some(OCI_MAN)),
+        ),
+        case(
+            "end-2 blob: untagged layer",
+            Check::Blob("x", "layer-y", true),
+        ),
+        case("end-2 blob: tagged layer", Check::Blob("x", "cfg-x", true)),
+        case(
+            "end-2 blob: unknown digest",
+            Check::Blob(
+                "x",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                false,
+            ),
+        ),
+        case(
+            "end-2 blob: invalid name",
+            Check::Blob("Any", "layer-x", false),
+        ),
+        case(
+            "end-12a referrers: none",
+            Check::Referrers("x", "man-x", &[]),
+        ),
+    ];
+
+    #[test]
+    fn layout_without_repository_names() {
+        let fx = unnamed_fixture();
+        run(&fx, &fx.load(), UNNAMED);
+    }
+
+    /// Nesting, a Docker manifest list, odd media types, tag conflicts, missing and corrupt
+    /// subjects, an index referrer, invalid digests and a SHA-512 manifest.
+    fn edge_fixture() -> Fixture {
+        let mut fx = Fixture::new("edge");
+        fx.put("cfg-e", r#"{"os":"linux","id":"e"}"#);
+        fx.put("layer-e", "layer e");
+        fx.put(
+            "man-e",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}",
+                "config":{{"mediaType":"application/vnd.oci.image.config.v1+json",<cfg-e>}},
+                "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar",<layer-e>}},
+                {{"mediaType":"x/y","digest":"sha256:xyz","size":1}},
+                {{"mediaType":"x/y","digest":"md5:d41d8cd98f00b204e9800998ecf8427e","size":1}}]}}"#
+            ),
+        );
+        fx.put(
+            "idx-inner",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_IDX}","manifests":[
+                {{"mediaType":"{OCI_MAN}",<man-e>,"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#
+            ),
+        );
+        fx.put(
+            "idx-outer",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_IDX}","manifests":[{{"mediaType":"{OCI_IDX}",<idx-inner>}}]}}"#
+            ),
+        );
+        fx.put("cfg-dchild", r#"{"os":"linux","id":"dchild"}"#);
+        fx.put("layer-dchild", "layer dchild");
+        fx.put(
+            "man-dchild",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{DOCKER}",
+                "config":{{"mediaType":"application/vnd.docker.container.image.v1+json",<cfg-dchild>}},
+                "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip",<layer-dchild>}}]}}"#
+            ),
+        );
+        fx.put(
+            "list",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[
+                {{"mediaType":"{DOCKER}",<man-dchild>,"platform":{{"architecture":"arm","os":"linux","variant":"v7"}}}}]}}"#
+            ),
+        );
+        fx.put(
+            "man-crlf",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","config":{{<cfg-e>}},"layers":[]}}"#
+            ),
+        );
+        fx.put(
+            "man-prec",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{DOCKER}","config":{{<cfg-e>}},"layers":[]}}"#
+            ),
+        );
+        fx.put("man-odd", r#"{"schemaVersion":2,"layers":[]}"#);
+        fx.put("empty", "{}");
+        fx.phantom("absent", "never stored");
+        fx.put(
+            "note",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","artifactType":"application/vnd.example.note",
+                "config":{{"mediaType":"application/vnd.oci.empty.v1+json",<empty>}},"layers":[],
+                "subject":{{"mediaType":"{OCI_MAN}",<absent>}}}}"#
+            ),
+        );
+        fx.corrupt(
+            "bad",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","config":{{<cfg-e>}},"layers":[]}}"#
+            ),
+            "the real content",
+        );
+        fx.put(
+            "bad-ref",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","artifactType":"",
+                "config":{{"mediaType":"application/vnd.example.bad.config+json",<empty>}},"layers":[],
+                "subject":{{"mediaType":"{OCI_MAN}",<bad>}}}}"#
+            ),
+        );
+        fx.put(
+            "idx-ref",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_IDX}","manifests":[],
+                "subject":{{"mediaType":"{OCI_MAN}",<man-e>}},
+                "annotations":{{"a":"1","b":2,"a":"3","c":"x","d":null}}}}"#
+            ),
+        );
+        fx.put512(
+            "man-512",
+            &format!(
+                r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","config":{{<cfg-e>}},"layers":[]}}"#
+            ),
+        );
+        fx.index(&format!(
+            r#"{{"mediaType":"{OCI_IDX}",<idx-outer>,"annotations":{{"org.opencontainers.image.ref.name":"edge/nested:1"}}}},
+            {{"mediaType":"{DOCKER_LIST}",<list>,"annotations":{{"io.containerd.image.name":"docker.io/edge/list:1"}}}},
+            {{"mediaType":"{OCI_MAN}\r\nX-Evil: 1",<man-crlf>,"annotations":{{"org.opencontainers.image.ref.name":"t"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-prec>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:t"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-prec>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:dup"}}}},
+            {{"mediaType":"{OCI_MAN}",<man-crlf>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:dup"}}}},
+            {{<man-odd>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:odd"}}}},
+            {{"mediaType":"{OCI_MAN}",<note>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:note"}}}},
+            {{"mediaType":"{OCI_MAN}",<bad-ref>,"annotations":{{"org.opencontainers.image.ref.name":"edge/x:bad-ref"}}}},
+            {{"mediaType":"{OCI_IDX}",<idx-ref>}},
+            {{"mediaType":"{OCI_MAN}",<man-512>,"annotations":{{"io.containerd.image.name":"edge/x:512"}}}},
+            {{"mediaType":"{OCI_MAN}","digest":"sha256:nothex","size":1}}"#
+        ));
+        fx
+    }
+
+    const EDGE: &[Case] = &[
+        case(
+            "catalog",
+            Check::Catalog(&["edge/list", "edge/nested", "edge/x"]),
+        ),
+        case(
+            "end-3 nested index: inner index",
+            Check::Manifest("edge/nested", "idx-inner", Some(OCI_IDX)),
+        ),
+        case(
+            "end-3 nested index: manifest two levels down",
+            Check::Manifest("edge/nested", "man-e", Some(OCI_MAN)),
+        ),
+        case(
+            "end-2 nested index: layer two levels down",
+            Check::Blob("edge/nested", "layer-e", true),
+        ),
+        case(
+            "end-2 invalid digest ignored",
+            Check::Blob("edge/nested", "sha256:xyz", false),
+        ),
+        case(
+            "nested index: platforms of the inner index",
+            Check::Platforms(
+                "edge/nested",
+                "idx-inner",
+                &[("man-e", "linux", "amd64", None)],
+            ),
+        ),
+        case(
+            "nested index: a child without platform is not listed",
+            Check::Platforms("edge/nested", "idx-outer", &[]),
+        ),
+        case(
+            "end-3 isolation: nested index elsewhere",
+            Check::Manifest("edge/x", "idx-inner", None),
+        ),
+        case(
+            "untagged index referrer makes its subject reachable everywhere",
+            Check::Blob("edge/x", "layer-e", true),
+        ),
+        case(
+            "end-3 Docker manifest list",
+            Check::Manifest("edge/list", "list", Some(DOCKER_LIST)),
+        ),
+        case(
+            "end-3 Docker manifest list child",
+            Check::Manifest("edge/list", "man-dchild", Some(DOCKER)),
+        ),
+        case(
+            "Docker manifest list platforms",
+            Check::Platforms(
+                "edge/list",
+                "list",
+                &[("man-dchild", "linux", "arm", Some("v7"))],
+            ),
+        ),
+        case(
+            "end-2 Docker manifest list child layer",
+            Check::Blob("edge/list", "layer-dchild", true),
+        ),
+        case(
+            "end-2 isolation: manifest list child layer elsewhere",
+            Check::Blob("edge/x", "layer-dchild", false),
+        ),
+        case(
+            "end-3 media type with CR LF refused, own field used",
+            Check::Manifest("edge/x", "man-crlf", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 descriptor media type wins over own field",
+            Check::Manifest("edge/x", "man-prec", Some(OCI_MAN)),
+        ),
+        case(
+            "end-3 repository tag wins over a bare tag",
+            Check::Resolve("edge/x", "t", Some("man-prec")),
+        ),
+        case(
+            "end-3 bare tag elsewhere",
+            Check::Resolve("edge/nested", "t", Some("man-crlf")),
+        ),
+        case(
+            "end-3 duplicate tag: the later entry wins",
+            Check::Resolve("edge/x", "dup", Some("man-crlf")),
+        ),
+        case(
+            "end-3 untyped manifest not served",
+            Check::Manifest("edge/x", "man-odd", None),
+        ),
+        case(
+            "end-3 tag of an untyped manifest dropped",
+            Check::Resolve("edge/x", "odd", None),
+        ),
+        case(
+            "end-8a tags: without the dropped one",
+            Check::Tags("edge/x", Some(&["512", "bad-ref", "dup", "note", "t"])),
+        ),
+        case(
+            "end-8a tags: nested",
+            Check::Tags("edge/nested", Some(&["1", "t"])),
+        ),
+        case(
+            "end-12a referrers of a missing subject",
+            Check::Referrers(
+                "edge/x",
+                "absent",
+                &[("note", Some("application/vnd.example.note"), &[])],
+            ),
+        ),
+        case(
+            "end-3 missing subject not served",
+            Check::Manifest("edge/x", "absent", None),
+        ),
+        case(
+            "end-12a referrers of a missing subject, elsewhere",
+            Check::Referrers("edge/nested", "absent", &[]),
+        ),
+        case(
+            "end-3 corrupt subject not served",
+            Check::Manifest("edge/x", "bad", None),
+        ),
+        case(
+            "end-12a empty artifactType: config media type",
+            Check::Referrers(
+                "edge/x",
+                "bad",
+                &[(
+                    "bad-ref",
+                    Some("application/vnd.example.bad.config+json"),
+                    &[],
+                )],
+            ),
+        ),
+        case(
+            "end-12a index referrer: no artifactType, string annotations, last duplicate",
+            Check::Referrers(
+                "edge/list",
+                "man-e",
+                &[("idx-ref", None, &[("a", "3"), ("c", "x")])],
+            ),
+        ),
+        case(
+            "end-3 sha512 manifest by tag",
+            Check::Resolve("edge/x", "512", Some("man-512")),
+        ),
+        case(
+            "end-3 sha512 manifest by digest",
+            Check::Manifest("edge/x", "man-512", Some(OCI_MAN)),
+        ),
+    ];
+
+    #[test]
+    fn edge_cases() {
+        let fx = edge_fixture();
+        // The entry with the digest `sha256:nothex` fails `layout::verify`; `load` ignores it.
+        assert!(layout::verify(&fx.dir).is_err());
+        let repos = Repositories::load(&fx.dir).unwrap();
+        run(&fx, &repos, EDGE);
+    }
+
+    /// Each manifest's subject is the one before: only [`MAX_DEPTH`] links are followed.
+    #[test]
+    fn subject_chain_depth_is_bounded() {
+        let mut fx = Fixture::new("depth");
+        fx.put("empty", "{}");
+        let mut subject = String::new();
+        for i in 0..=MAX_DEPTH + 2 {
+            let link = if i == 0 {
+                String::new()
+            } else {
+                format!(r#","subject":{{"mediaType":"{OCI_MAN}",<m{}>}}"#, i - 1)
+            };
+            fx.put(
+                &format!("m{i}"),
+                &format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MAN}","config":{{<empty>}},"layers":[]{link},"annotations":{{"n":"{i}"}}}}"#
+                ),
+            );
+            subject = format!("m{i}");
+        }
+        fx.index(&format!(r#"{{"mediaType":"{OCI_MAN}",<{subject}>}}"#));
+        let repos = fx.load();
+        let top = MAX_DEPTH + 2;
+        for i in 0..=top {
+            let served = repos.manifest("x", &fx.digest(&format!("m{i}"))).is_some();
+            assert_eq!(served, top - i <= MAX_DEPTH, "m{i}");
+        }
+        let deepest = format!("m{}", top - MAX_DEPTH);
+        let below = fx.digest(&format!("m{}", top - MAX_DEPTH - 1));
+        let referrers = repos.referrers("x", &below);
+        assert_eq!(referrers.len(), 1);
+        assert_eq!(referrers[0].digest, fx.digest(&deepest));
+        assert!(repos.referrers("x", &fx.digest("m0")).is_empty());
+    }
+
+    #[test]
+    fn load_refuses_a_missing_or_invalid_index() {
+        const CASES: &[(&str, Option<&str>)] = &[
+            ("missing index.json", None),
+            ("not JSON", Some("{")),
+            ("no manifests array", Some(r#"{"schemaVersion":2}"#)),
+            ("manifests not an array", Some(r#"{"manifests":{}}"#)),
+        ];
+        for (i, (name, index)) in CASES.iter().enumerate() {
+            let fx = Fixture::new(&format!("refuse-{i}"));
+            if let Some(text) = index {
+                fs::write(fx.dir.join("index.json"), text).unwrap();
+            }
+            let failure = Repositories::load(&fx.dir).err().expect(name);
+            assert_eq!(failure.error, Error::LayoutIndex, "{name}");
+        }
     }
 }
