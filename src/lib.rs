@@ -36,6 +36,7 @@ pub mod layout;
 pub mod range;
 pub mod reference;
 pub mod registry;
+pub mod repository;
 pub mod route;
 pub mod run;
 pub mod sys;
