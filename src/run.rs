@@ -3,7 +3,9 @@
 
 use crate::cli::{self, Command};
 use crate::error::{Error, Failure};
-use crate::{http, inject, layout, registry};
+use crate::registry::Registry;
+use crate::repository::Repositories;
+use crate::{http, inject, layout};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -57,12 +59,15 @@ fn print_extracted(summary: &inject::Summary) {
     );
 }
 
-fn serve(_root: &Path, bind: SocketAddr) -> Result<(), Failure> {
+/// Builds the repository map once, then serves the registry until SIGTERM/SIGINT.
+fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
+    let repositories = Repositories::load(root)?;
+    let registry = Registry::new(root.to_path_buf(), repositories);
     let listener = http::bind(bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     println!("listening on {address}");
-    http::serve(listener, registry::handle);
+    http::serve(listener, move |request| registry.handle(request));
     Ok(())
 }
