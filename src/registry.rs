@@ -82,13 +82,14 @@ impl Registry {
     fn manifest(&self, request: &Request, name: &str, reference: Reference<'_>) -> Answer {
         self.known(name)?;
         let info = match reference {
-            Reference::Tag(tag) => self.repositories.resolve(name, tag),
+            // Only a tag may be answered with another manifest: a digest names exact bytes.
+            Reference::Tag(tag) => self
+                .repositories
+                .resolve(name, tag)
+                .map(|info| self.negotiate(request, name, info).unwrap_or(info)),
             Reference::Digest(digest) => self.repositories.manifest(name, digest.text),
         };
-        let mut info = info.ok_or(ErrorCode::ManifestUnknown)?;
-        if let Some(platform) = self.negotiate(request, name, info) {
-            info = platform;
-        }
+        let info = info.ok_or(ErrorCode::ManifestUnknown)?;
         let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
         let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
         let mut headers = vec![
@@ -116,8 +117,8 @@ impl Registry {
         })
     }
 
-    /// For an index requested by a client whose `Accept` takes no index type but takes a
-    /// manifest type: the linux/amd64 manifest, as the reference registry answers.
+    /// For an index requested by tag by a client whose `Accept` takes no index type but takes
+    /// a manifest type: the linux/amd64 manifest, as the reference registry answers.
     fn negotiate(
         &self,
         request: &Request,
