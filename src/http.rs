@@ -198,7 +198,7 @@ fn connection(
 
 /// One access-log line: method, target, status, body bytes sent, milliseconds.
 fn log(request: &Request, written: &io::Result<(u16, u64)>, started: Instant) {
-    let millis = started.elapsed().as_millis();
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match written {
         Ok((status, bytes)) => println!(
             "{} {} {status} {bytes} {millis}ms",

@@ -49,7 +49,7 @@ fn run() -> Result<(), Failure> {
 /// would add kilobytes to the binary).
 fn print_extracted(summary: &inject::Summary) {
     let millis = summary.millis.max(1);
-    let megabytes_per_second = u128::from(summary.bytes) * 1000 / millis / 1_000_000;
+    let megabytes_per_second = summary.bytes.saturating_mul(1000) / millis / 1_000_000;
     println!(
         "extracted {} files in {}.{:03} s at {} MB/s",
         summary.files,
