@@ -138,7 +138,7 @@ impl Conn {
             );
         };
         let head: Vec<u8> = self.buf.drain(..end).collect();
-        let (status, headers) = parse_response_head(&head);
+        let (status, headers) = parse_head(&head);
         let mut response = Response {
             status,
             headers,
@@ -177,27 +177,6 @@ impl Conn {
         }
         std::mem::take(&mut self.buf)
     }
-}
-
-fn parse_response_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
-    let text = std::str::from_utf8(head).expect("response head is not UTF-8");
-    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-    let status_line = lines.next().expect("status line");
-    assert!(
-        status_line.starts_with("HTTP/1.1 "),
-        "bad status line {status_line:?}"
-    );
-    let status = status_line
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("header without ':'");
-            (name.to_string(), value.trim().to_string())
-        })
-        .collect();
-    (status, headers)
 }
 
 /// Sends `bytes` on a new connection and returns all the server answers before closing.

@@ -1203,17 +1203,17 @@ fn read_head(stream: &mut TcpStream) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-fn parse_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
+/// Parses a response head of this server: `HTTP/1.1 NNN ...` and its header fields.
+pub fn parse_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
     let text = std::str::from_utf8(head).expect("response head is not UTF-8");
     let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
     let status_line = lines.next().expect("status line");
-    let mut parts = status_line.splitn(3, ' ');
     assert!(
-        parts.next().is_some_and(|v| v.starts_with("HTTP/1.")),
+        status_line.starts_with("HTTP/1.1 "),
         "bad status line {status_line:?}"
     );
-    let status = parts
-        .next()
+    let status = status_line
+        .get(9..12)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
     let headers = lines
