@@ -33,6 +33,8 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+#[cfg(feature = "pack")]
+pub mod pack;
 pub mod range;
 pub mod reference;
 pub mod registry;
