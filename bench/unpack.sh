@@ -43,7 +43,7 @@ printf '{"imageLayoutVersion":"1.0.0"}' > "$work/layout/oci-layout"
 printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s}]}' \
     "$md" "$ms" > "$work/layout/index.json"
 tar -C "$work/layout" -cf - . | gzip -6 > "$work/payload.tar.gz"
-split -b 786432 -d -a 3 "$work/payload.tar.gz" "$work/init/zarf-payload-"
+split -b 786432 -d -a 4 "$work/payload.tar.gz" "$work/init/zarf-payload-"
 sum=$(sha256sum "$work/payload.tar.gz" | cut -d' ' -f1)
 payload_bytes=$(stat -c %s "$work/payload.tar.gz")
 chunks=$(ls "$work/init" | wc -l)

@@ -198,7 +198,7 @@ fn connection(
 
 /// One access-log line: method, target, status, body bytes sent, milliseconds.
 fn log(request: &Request, written: &io::Result<(u16, u64)>, started: Instant) {
-    let millis = started.elapsed().as_millis();
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     match written {
         Ok((status, bytes)) => println!(
             "{} {} {status} {bytes} {millis}ms",
@@ -348,12 +348,16 @@ fn write_response(
         head.push_str(value);
         head.push_str("\r\n");
     }
-    head.push_str("Content-Length: ");
-    crate::range::push_decimal(&mut head, response.body.len());
+    // A 304 has no body, and its Content-Length could only repeat the 200's (RFC 9110 §8.6).
+    if response.status != 304 {
+        head.push_str("Content-Length: ");
+        crate::range::push_decimal(&mut head, response.body.len());
+        head.push_str("\r\n");
+    }
     head.push_str(if close {
-        "\r\nConnection: close\r\n\r\n"
+        "Connection: close\r\n\r\n"
     } else {
-        "\r\n\r\n"
+        "\r\n"
     });
     if request.method == "HEAD" {
         stream.write_all(head.as_bytes())?;

@@ -39,6 +39,14 @@ pub fn verify(root: &Path) -> Result<(), Failure> {
 /// Reads and parses a JSON file of at most `limit` bytes; `missing` is the error if it
 /// cannot be read or parsed.
 pub fn read_json(path: &Path, limit: usize, missing: Error) -> Result<Json, Failure> {
+    let bytes = read_limited(path, limit, missing)?;
+    json::parse(&bytes)
+        .map_err(|e| Failure::at(if e == Error::JsonInvalid { missing } else { e }, path))
+}
+
+/// Reads a whole file of at most `limit` bytes (else [`Error::JsonTooLarge`]); `missing` is
+/// the error if it cannot be read.
+pub fn read_limited(path: &Path, limit: usize, missing: Error) -> Result<Vec<u8>, Failure> {
     let file = File::open(path).map_err(|e| Failure::io(missing, path, e))?;
     let mut bytes = Vec::new();
     file.take(limit as u64 + 1)
@@ -47,8 +55,7 @@ pub fn read_json(path: &Path, limit: usize, missing: Error) -> Result<Json, Fail
     if bytes.len() > limit {
         return Err(Failure::at(Error::JsonTooLarge, path));
     }
-    json::parse(&bytes)
-        .map_err(|e| Failure::at(if e == Error::JsonInvalid { missing } else { e }, path))
+    Ok(bytes)
 }
 
 fn check_index(root: &Path, index: &Json, at: &Path, depth: usize) -> Result<(), Failure> {

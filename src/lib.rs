@@ -38,6 +38,7 @@ pub mod pack;
 pub mod range;
 pub mod reference;
 pub mod registry;
+pub mod repository;
 pub mod route;
 pub mod run;
 pub mod sys;

@@ -1,38 +1,375 @@
-//! The registry: a request in, a response out, over the seed layout.
+//! The registry: one request in, one response out, over the seed layout.
 //!
-//! For now it answers only the API version check `GET /v2/`, which is the pod's readiness
-//! probe; the distribution spec's pull endpoints come with the registry issue.
+//! Implements the distribution spec's Pull and Content Discovery categories (end-1, end-2,
+//! end-3, end-8a/8b, end-12a/12b, and the catalog), read-only: every write is answered 405
+//! `UNSUPPORTED`. Names, tags and digests are checked by [`Route::parse`] before any file is
+//! touched, and blobs are only opened under `blobs/<algorithm>/<hex>` for a digest the
+//! repository map says the repository serves.
 
+use crate::digest::Digest;
+use crate::error::{push_error_body, ErrorCode};
 use crate::http::{Body, Request, Response};
+use crate::json;
+use crate::layout::INDEX_TYPES;
+use crate::range::{self, Selection};
+use crate::repository::{ManifestInfo, Referrer, Repositories};
+use crate::route::{Page, Reference, Route};
+use std::fs::File;
+use std::path::PathBuf;
 
-/// The header every registry response carries (spec: end-1).
-const API_VERSION: (&str, &str) = ("Docker-Distribution-API-Version", "registry/2.0");
+/// The header every response carries (end-1).
+const API_VERSION: &str = "registry/2.0";
+/// Manifest media types a client may ask for instead of an index.
+const MANIFEST_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-/// Answers one request.
-pub fn handle(request: &Request) -> Response {
-    let path = request.target.split('?').next().unwrap_or_default();
-    let readable = request.method == "GET" || request.method == "HEAD";
-    let (status, body) = match (readable, path) {
-        (true, "/v2/" | "/v2") => (200, "{}"),
-        (false, _) => (
-            405,
-            r#"{"errors":[{"code":"UNSUPPORTED","message":"the registry is read-only"}]}"#,
-        ),
-        _ => (
-            404,
-            r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#,
-        ),
-    };
-    let mut headers = vec![
-        (API_VERSION.0, API_VERSION.1.to_string()),
-        ("Content-Type", "application/json".to_string()),
-    ];
-    if status == 405 {
-        headers.push(("Allow", "GET, HEAD".to_string()));
+/// A read-only registry over one OCI layout.
+pub struct Registry {
+    root: PathBuf,
+    repositories: Repositories,
+}
+
+type Answer = Result<Response, ErrorCode>;
+
+impl Registry {
+    /// A registry serving the layout at `root`, described by `repositories`.
+    pub fn new(root: PathBuf, repositories: Repositories) -> Registry {
+        Registry { root, repositories }
     }
+
+    /// Answers one request.
+    pub fn handle(&self, request: &Request) -> Response {
+        let answer = if request.method == "GET" || request.method == "HEAD" {
+            Route::parse(&request.target).and_then(|route| self.route(request, route))
+        } else {
+            Err(ErrorCode::Unsupported)
+        };
+        let mut response = answer.unwrap_or_else(error_response);
+        response
+            .headers
+            .push(("Docker-Distribution-API-Version", API_VERSION.to_string()));
+        response
+    }
+
+    fn route(&self, request: &Request, route: Route<'_>) -> Answer {
+        match route {
+            Route::Base => Ok(json_response(200, "application/json", b"{}".to_vec())),
+            Route::Catalog(page) => Ok(self.catalog(&page)),
+            Route::Tags { name, page } => self.tags(name, &page),
+            Route::Manifest { name, reference } => self.manifest(request, name, reference),
+            Route::Blob { name, digest } => self.blob(request, name, &digest),
+            Route::Referrers {
+                name,
+                digest,
+                artifact_type,
+            } => Ok(self.referrers(name, &digest, artifact_type.as_deref())),
+        }
+    }
+
+    fn known(&self, name: &str) -> Result<(), ErrorCode> {
+        if self.repositories.exists(name) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NameUnknown)
+        }
+    }
+
+    /// end-3: the stored manifest bytes, or a platform manifest when the client cannot take
+    /// an index.
+    fn manifest(&self, request: &Request, name: &str, reference: Reference<'_>) -> Answer {
+        self.known(name)?;
+        let info = match reference {
+            // Only a tag may be answered with another manifest: a digest names exact bytes.
+            Reference::Tag(tag) => self
+                .repositories
+                .resolve(name, tag)
+                .map(|info| self.negotiate(request, name, info).unwrap_or(info)),
+            Reference::Digest(digest) => self.repositories.manifest(name, digest.text),
+        };
+        let info = info.ok_or(ErrorCode::ManifestUnknown)?;
+        let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
+        let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
+        let mut headers = vec![
+            ("Content-Type", info.media_type.clone()),
+            ("Docker-Content-Digest", info.digest.clone()),
+            ("ETag", quoted(&info.digest)),
+        ];
+        if is_not_modified(request, &info.digest) {
+            headers.retain(|(name, _)| *name != "Content-Type");
+            return Ok(Response {
+                status: 304,
+                headers,
+                body: Body::Bytes(Vec::new()),
+            });
+        }
+        let body = Body::File {
+            file,
+            offset: 0,
+            len: size,
+        };
+        Ok(Response {
+            status: 200,
+            headers,
+            body,
+        })
+    }
+
+    /// For an index requested by tag by a client whose `Accept` takes no index type but takes
+    /// a manifest type: the linux/amd64 manifest, as the reference registry answers.
+    fn negotiate(
+        &self,
+        request: &Request,
+        name: &str,
+        info: &ManifestInfo,
+    ) -> Option<&ManifestInfo> {
+        if !INDEX_TYPES.contains(&info.media_type.as_str()) {
+            return None;
+        }
+        let accepted = accepted_types(request);
+        let admits = |wanted: &str| {
+            accepted.is_empty() || accepted.iter().any(|t| t == wanted || t == "*/*")
+        };
+        if INDEX_TYPES.iter().any(|t| admits(t)) || !MANIFEST_TYPES.iter().any(|t| admits(t)) {
+            return None;
+        }
+        let child = info
+            .platforms
+            .iter()
+            .find(|p| p.os == "linux" && p.architecture == "amd64")?;
+        self.repositories.manifest(name, &child.digest)
+    }
+
+    /// end-2: the blob, whole or one range of it.
+    fn blob(&self, request: &Request, name: &str, digest: &Digest<'_>) -> Answer {
+        self.known(name)?;
+        let text = digest.text;
+        let served = self.repositories.serves_blob(name, text)
+            || self.repositories.manifest(name, text).is_some();
+        if !served {
+            return Err(ErrorCode::BlobUnknown);
+        }
+        let (file, size) = self.open_blob(digest).ok_or(ErrorCode::BlobUnknown)?;
+        let mut headers = vec![
+            ("Content-Type", "application/octet-stream".to_string()),
+            ("Docker-Content-Digest", text.to_string()),
+            ("ETag", quoted(text)),
+            ("Accept-Ranges", "bytes".to_string()),
+        ];
+        let selection = match request.header("range") {
+            Some(value) if request.method == "GET" => range::select(value.as_bytes(), size),
+            _ => Selection::Whole,
+        };
+        let (status, offset, len) = match selection {
+            Selection::Whole => (200, 0, size),
+            Selection::Part(part) => {
+                let mut value = String::new();
+                range::push_content_range(&mut value, Some(part), size);
+                headers.push(("Content-Range", value));
+                (206, part.start, part.length())
+            }
+            Selection::Unsatisfiable => {
+                let mut value = String::new();
+                range::push_content_range(&mut value, None, size);
+                let mut response = error_response(ErrorCode::RangeInvalid);
+                response.headers.push(("Content-Range", value));
+                return Ok(response);
+            }
+        };
+        Ok(Response {
+            status,
+            headers,
+            body: Body::File { file, offset, len },
+        })
+    }
+
+    /// end-8a/8b: the repository's tags, sorted, paginated.
+    fn tags(&self, name: &str, page: &Page<'_>) -> Answer {
+        let tags = self.repositories.tags(name).ok_or(ErrorCode::NameUnknown)?;
+        let (shown, next) = paginate(&tags, page);
+        let mut body = String::from("{\"name\":");
+        json::push_string(&mut body, name);
+        body.push_str(",\"tags\":");
+        push_string_array(&mut body, shown);
+        body.push('}');
+        let mut response = json_response(200, "application/json", body.into_bytes());
+        if let Some(last) = next {
+            let mut path = String::from("/v2/");
+            path.push_str(name);
+            path.push_str("/tags/list");
+            response
+                .headers
+                .push(("Link", next_link(&path, shown.len(), last)));
+        }
+        Ok(response)
+    }
+
+    /// The catalog: every repository name, sorted, paginated.
+    fn catalog(&self, page: &Page<'_>) -> Response {
+        let names: Vec<&str> = self.repositories.names().collect();
+        let (shown, next) = paginate(&names, page);
+        let mut body = String::from("{\"repositories\":");
+        push_string_array(&mut body, shown);
+        body.push('}');
+        let mut response = json_response(200, "application/json", body.into_bytes());
+        if let Some(last) = next {
+            response
+                .headers
+                .push(("Link", next_link("/v2/_catalog", shown.len(), last)));
+        }
+        response
+    }
+
+    /// end-12a/12b: an image index of the manifests whose `subject` is `digest`; never 404.
+    fn referrers(&self, name: &str, digest: &Digest<'_>, artifact_type: Option<&str>) -> Response {
+        let all = self.repositories.referrers(name, digest.text);
+        let chosen = all
+            .into_iter()
+            .filter(|r| artifact_type.is_none_or(|t| r.artifact_type.as_deref() == Some(t)));
+        let mut body = String::from("{\"schemaVersion\":2,\"mediaType\":\"");
+        body.push_str(OCI_INDEX);
+        body.push_str("\",\"manifests\":[");
+        for (i, referrer) in chosen.enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            push_descriptor(&mut body, referrer);
+        }
+        body.push_str("]}");
+        let mut response = json_response(200, OCI_INDEX, body.into_bytes());
+        if artifact_type.is_some() {
+            response
+                .headers
+                .push(("OCI-Filters-Applied", "artifactType".to_string()));
+        }
+        response
+    }
+
+    /// Opens `blobs/<algorithm>/<hex>`; the digest was validated, so the path stays inside.
+    fn open_blob(&self, digest: &Digest<'_>) -> Option<(File, u64)> {
+        let file = File::open(self.root.join(digest.blob_path())).ok()?;
+        let meta = file.metadata().ok()?;
+        meta.is_file().then_some((file, meta.len()))
+    }
+}
+
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    out.push_str(text);
+    out.push('"');
+    out
+}
+
+/// Whether `If-None-Match` names this digest's ETag (or `*`).
+fn is_not_modified(request: &Request, digest: &str) -> bool {
+    request
+        .header_values("if-none-match")
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| t == digest || t == "*")
+}
+
+/// Every media type named by the `Accept` header lines (several lines are one list).
+fn accepted_types(request: &Request) -> Vec<String> {
+    request
+        .header_values("accept")
+        .flat_map(|v| v.split(','))
+        .map(|item| {
+            item.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The page of `items` (sorted) after `last`, at most `n`; and the last item shown when more
+/// remain.
+fn paginate<'a, 'b>(items: &'a [&'b str], page: &Page<'_>) -> (&'a [&'b str], Option<&'b str>) {
+    let start = match page.last.as_deref() {
+        Some(last) => items.partition_point(|item| *item <= last),
+        None => 0,
+    };
+    let rest = items.get(start..).unwrap_or_default();
+    let count = page.n.unwrap_or(usize::MAX).min(rest.len());
+    let shown = rest.get(..count).unwrap_or_default();
+    let next = if count < rest.len() {
+        shown.last().copied()
+    } else {
+        None
+    };
+    (shown, next)
+}
+
+/// `<path?n=N&last=LAST>; rel="next"`, the spec's pagination link.
+fn next_link(path: &str, n: usize, last: &str) -> String {
+    let mut link = String::from("<");
+    link.push_str(path);
+    link.push_str("?n=");
+    range::push_decimal(&mut link, n as u64);
+    link.push_str("&last=");
+    link.push_str(last);
+    link.push_str(">; rel=\"next\"");
+    link
+}
+
+fn push_string_array(out: &mut String, items: &[&str]) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::push_string(out, item);
+    }
+    out.push(']');
+}
+
+fn push_descriptor(out: &mut String, referrer: &Referrer) {
+    out.push_str("{\"mediaType\":");
+    json::push_string(out, &referrer.media_type);
+    out.push_str(",\"digest\":");
+    json::push_string(out, &referrer.digest);
+    out.push_str(",\"size\":");
+    range::push_decimal(out, referrer.size);
+    if let Some(artifact_type) = &referrer.artifact_type {
+        out.push_str(",\"artifactType\":");
+        json::push_string(out, artifact_type);
+    }
+    if !referrer.annotations.is_empty() {
+        out.push_str(",\"annotations\":{");
+        for (i, (key, value)) in referrer.annotations.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::push_string(out, key);
+            out.push(':');
+            json::push_string(out, value);
+        }
+        out.push('}');
+    }
+    out.push('}');
+}
+
+fn json_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
     Response {
         status,
-        headers,
-        body: Body::Bytes(body.as_bytes().to_vec()),
+        headers: vec![("Content-Type", content_type.to_string())],
+        body: Body::Bytes(body),
     }
+}
+
+/// The spec's error body for `code`, with its status; 405 also says what is allowed.
+fn error_response(code: ErrorCode) -> Response {
+    let mut body = String::new();
+    push_error_body(&mut body, code, None);
+    let mut response = json_response(code.status(), "application/json", body.into_bytes());
+    if code == ErrorCode::Unsupported {
+        response.headers.push(("Allow", "GET, HEAD".to_string()));
+    }
+    response
 }

@@ -3,7 +3,9 @@
 
 use crate::cli::{self, Command};
 use crate::error::{Error, Failure};
-use crate::{http, inject, layout, registry};
+use crate::registry::Registry;
+use crate::repository::Repositories;
+use crate::{http, inject, layout};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -47,7 +49,7 @@ fn run() -> Result<(), Failure> {
 /// would add kilobytes to the binary).
 fn print_extracted(summary: &inject::Summary) {
     let millis = summary.millis.max(1);
-    let megabytes_per_second = u128::from(summary.bytes) * 1000 / millis / 1_000_000;
+    let megabytes_per_second = summary.bytes.saturating_mul(1000) / millis / 1_000_000;
     println!(
         "extracted {} files in {}.{:03} s at {} MB/s",
         summary.files,
@@ -57,12 +59,15 @@ fn print_extracted(summary: &inject::Summary) {
     );
 }
 
-fn serve(_root: &Path, bind: SocketAddr) -> Result<(), Failure> {
+/// Builds the repository map once, then serves the registry until SIGTERM/SIGINT.
+fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
+    let repositories = Repositories::load(root)?;
+    let registry = Registry::new(root.to_path_buf(), repositories);
     let listener = http::bind(bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     println!("listening on {address}");
-    http::serve(listener, registry::handle);
+    http::serve(listener, move |request| registry.handle(request));
     Ok(())
 }

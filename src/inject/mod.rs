@@ -34,7 +34,7 @@ pub struct Summary {
     /// Bytes written to them.
     pub bytes: u64,
     /// Wall time of the unpack, in milliseconds.
-    pub millis: u128,
+    pub millis: u64,
 }
 
 /// Unpacks the chunks in `init_root` into `seed_root`, checking them against `checksum`.
@@ -60,7 +60,7 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
     Ok(Summary {
         files: stats.files,
         bytes: stats.bytes,
-        millis: started.elapsed().as_millis(),
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 
@@ -148,7 +148,7 @@ fn looks_like_tar(head: &[u8]) -> bool {
 /// Extracts, then reads the stream to its end so that the decoder checks its trailer.
 fn extract_to_end(mut stream: impl Read, staging: &Path) -> Result<untar::Stats, Failure> {
     let stats = untar::extract(&mut stream, staging)?;
-    io::copy(&mut stream, &mut io::sink()).map_err(untar::read_failure)?;
+    untar::discard(&mut stream, u64::MAX).map_err(untar::read_failure)?;
     Ok(stats)
 }
 

@@ -64,9 +64,28 @@ fn padded(len: u64) -> Option<u64> {
         .map(|n| n & !(BLOCK as u64 - 1))
 }
 
-/// Reads and discards `len` bytes.
+/// Reads and discards up to `len` bytes (all of them, for `u64::MAX`); returns how many there
+/// were. (A plain loop: `io::copy` brings std's zero-copy machinery into the binary.)
+pub fn discard(input: &mut impl Read, len: u64) -> io::Result<u64> {
+    let mut buffer = [0u8; 8192];
+    let mut done = 0;
+    while done < len {
+        let want = usize::try_from(len - done)
+            .unwrap_or(usize::MAX)
+            .min(buffer.len());
+        match input.read(buffer.get_mut(..want).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => done += n as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Reads and discards exactly `len` bytes.
 fn skip(input: &mut impl Read, len: u64) -> Result<(), Failure> {
-    let copied = io::copy(&mut input.take(len), &mut io::sink()).map_err(read_failure)?;
+    let copied = discard(input, len).map_err(read_failure)?;
     if copied == len {
         Ok(())
     } else {
