@@ -126,6 +126,12 @@ impl<'a> Converter<'a> {
         let value: Value = serde_json::from_slice(&config)
             .map_err(|e| Failure::document(&location, format!("not JSON: {e}")))?;
         let diff_ids = diff_ids(&value, image.layers.len(), &location)?;
+        let total = image.layers.iter().filter_map(|p| tree.size(p)).sum();
+        let shown = image
+            .labels
+            .first()
+            .map_or_else(|| location.clone(), Label::display);
+        progress.start(&format!("converting {shown}"), total);
         let mut layers = Vec::new();
         for (path, diff_id) in image.layers.iter().zip(diff_ids) {
             let layer = self.layer(tree, path, progress)?;
@@ -141,11 +147,13 @@ impl<'a> Converter<'a> {
             store.add(&layer.descriptor.digest, layer.blob.clone())?;
             layers.push(layer.descriptor);
         }
+        progress.finish();
         let config_descriptor = Descriptor {
             media_type: OCI_CONFIG.into(),
             digest: config_digest,
             size: config.len() as u64,
             platform: None,
+            artifact_type: None,
         };
         store.add(&config_descriptor.digest, in_memory(config))?;
         let manifest = manifest_json(&config_descriptor, &layers);
@@ -154,6 +162,7 @@ impl<'a> Converter<'a> {
             digest: sha256_digest(&manifest),
             size: manifest.len() as u64,
             platform: platform(&value),
+            artifact_type: None,
         };
         store.add(&descriptor.digest, in_memory(manifest))?;
         Ok(descriptor)
@@ -168,15 +177,15 @@ impl<'a> Converter<'a> {
     ) -> Result<Layer, Failure> {
         let location = tree.location(path);
         if let Some(layer) = self.layers.get(&location) {
+            progress.advance(layer.blob.size);
             return Ok(layer.clone());
         }
-        let (reader, size) = tree.open(path).map_err(|e| match e.kind() {
+        let (reader, _) = tree.open(path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Failure::BlobMissing {
                 location: location.clone(),
             },
             _ => Failure::io(location.as_ref(), "read", e),
         })?;
-        progress.start(&format!("converting {location}"), size);
         let counted = Counting {
             inner: reader,
             progress: &mut *progress,
@@ -193,7 +202,6 @@ impl<'a> Converter<'a> {
             gzip_layer(input, &out)
         };
         let layer = converted.map_err(|e| Failure::io(location.as_ref(), "convert layer", e))?;
-        progress.finish();
         self.layers.insert(location, layer.clone());
         Ok(layer)
     }
@@ -236,6 +244,7 @@ fn layer(digest: String, diff_id: String, blob: Blob) -> Layer {
             digest,
             size: blob.size,
             platform: None,
+            artifact_type: None,
         },
         diff_id,
         blob,

@@ -81,17 +81,21 @@ pub struct Summary {
     pub k8s: Option<k8s::Written>,
 }
 
-/// Packs: see the module documentation. On failure, no chunk is left in `options.out`.
+/// Packs: see the module documentation. A failure found before the payload is written leaves
+/// `options.out` as it was; one found while writing it leaves no chunk there.
 pub fn run(options: &Options, progress: &mut Progress) -> Result<Summary, Failure> {
     let out = &options.out;
+    if let Some(k8s) = &options.k8s {
+        let injector = &k8s.injector;
+        let meta = fs::metadata(injector).map_err(|e| Failure::io(injector, "read", e))?;
+        if !meta.is_file() {
+            let error = std::io::Error::other("not a file");
+            return Err(Failure::io(injector, "read", error));
+        }
+    }
     fs::create_dir_all(out).map_err(|e| Failure::io(out, "create the output directory", e))?;
     let work = WorkDir::create(out)?;
-    let result = pack(options, &work.0, progress);
-    drop(work);
-    if result.is_err() {
-        let _ = payload::remove_old(out);
-    }
-    result
+    pack(options, &work.0, progress)
 }
 
 fn pack(options: &Options, work: &Path, progress: &mut Progress) -> Result<Summary, Failure> {
@@ -129,13 +133,10 @@ fn pack(options: &Options, work: &Path, progress: &mut Progress) -> Result<Summa
         });
     }
     let images = merge_names(images)?;
-    payload::remove_old(&options.out)?;
     let index = index_json(&images);
-    let payload = payload::write(&store, &index, &options.out, options.chunk_size, progress)?;
-    let k8s = match &options.k8s {
-        Some(k8s_options) => Some(k8s::write(k8s_options, &payload)?),
-        None => None,
-    };
+    let (payload, k8s) = write_outputs(options, &store, &index, progress).inspect_err(|_| {
+        let _ = payload::remove_old(&options.out);
+    })?;
     for warning in k8s.iter().flat_map(|k| &k.warnings) {
         progress.note(warning);
     }
@@ -146,6 +147,23 @@ fn pack(options: &Options, work: &Path, progress: &mut Progress) -> Result<Summa
         payload,
         k8s,
     })
+}
+
+/// The chunks, `payload.sha256` and the manifests.
+fn write_outputs(
+    options: &Options,
+    store: &Store,
+    index: &[u8],
+    progress: &mut Progress,
+) -> Result<(Payload, Option<k8s::Written>), Failure> {
+    let out = &options.out;
+    payload::remove_old(out)?;
+    let payload = payload::write(store, index, out, options.chunk_size, progress)?;
+    let k8s = match &options.k8s {
+        Some(k8s_options) => Some(k8s::write(k8s_options, &payload)?),
+        None => None,
+    };
+    Ok((payload, k8s))
 }
 
 /// The scratch directory `OUT/.injector-pack-work`, removed on drop.

@@ -38,6 +38,8 @@ pub struct Descriptor {
     pub size: u64,
     /// `platform`, kept as it is.
     pub platform: Option<Value>,
+    /// `artifactType`, kept as it is.
+    pub artifact_type: Option<String>,
 }
 
 impl Descriptor {
@@ -62,6 +64,10 @@ impl Descriptor {
             digest: digest.to_string(),
             size,
             platform: value.get("platform").cloned(),
+            artifact_type: value
+                .get("artifactType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 
@@ -74,6 +80,9 @@ impl Descriptor {
         });
         if let (Some(platform), Some(map)) = (&self.platform, entry.as_object_mut()) {
             map.insert("platform".into(), platform.clone());
+        }
+        if let (Some(kind), Some(map)) = (&self.artifact_type, entry.as_object_mut()) {
+            map.insert("artifactType".into(), Value::String(kind.clone()));
         }
         if let (false, Some(map)) = (annotations.is_empty(), entry.as_object_mut()) {
             map.insert("annotations".into(), Value::Object(annotations));
