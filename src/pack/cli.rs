@@ -266,74 +266,75 @@ mod tests {
         assert!(k8s.daemonset && k8s.port == 5001 && k8s.namespace == "zarf");
     }
 
+    const MISTAKES: &[(&[&str], &str)] = &[
+        (&["--out", "o"], "no source"),
+        (&["a"], "--out"),
+        (&["a", "-o", "o", "--chunk-size", "0"], "at least 1"),
+        (&["a", "-o", "o", "--chunk-size", "1k"], "not a number"),
+        (
+            &["a", "-o", "o", "--image", "Bad/Name"],
+            "not an image reference",
+        ),
+        (&["a", "-o", "o", "--injector", "i"], "need --k8s"),
+        (&["a", "-o", "o", "--k8s", "f"], "--injector"),
+        (
+            &["a", "-o", "o", "--k8s", "f", "--injector", "i"],
+            "--pod-image",
+        ),
+        (
+            &[
+                "a",
+                "-o",
+                "o",
+                "--k8s",
+                "f",
+                "--injector",
+                "i",
+                "--pod-image",
+                "p",
+                "--namespace",
+                "Zarf",
+            ],
+            "DNS label",
+        ),
+        (
+            &[
+                "a",
+                "-o",
+                "o",
+                "--k8s",
+                "f",
+                "--injector",
+                "i",
+                "--pod-image",
+                "p",
+                "--port",
+                "0",
+            ],
+            "not a port",
+        ),
+        (
+            &[
+                "a",
+                "-o",
+                "o",
+                "--k8s",
+                "f",
+                "--injector",
+                "i",
+                "--pod-image",
+                "p",
+                "--chunk-size",
+                "2000000",
+            ],
+            "ConfigMap",
+        ),
+        (&["a", "-o", "o", "--bogus"], "bogus"),
+    ];
+
     #[test]
     fn mistakes() {
-        let cases: &[(&[&str], &str)] = &[
-            (&["--out", "o"], "no source"),
-            (&["a"], "--out"),
-            (&["a", "-o", "o", "--chunk-size", "0"], "at least 1"),
-            (&["a", "-o", "o", "--chunk-size", "1k"], "not a number"),
-            (
-                &["a", "-o", "o", "--image", "Bad/Name"],
-                "not an image reference",
-            ),
-            (&["a", "-o", "o", "--injector", "i"], "need --k8s"),
-            (&["a", "-o", "o", "--k8s", "f"], "--injector"),
-            (
-                &["a", "-o", "o", "--k8s", "f", "--injector", "i"],
-                "--pod-image",
-            ),
-            (
-                &[
-                    "a",
-                    "-o",
-                    "o",
-                    "--k8s",
-                    "f",
-                    "--injector",
-                    "i",
-                    "--pod-image",
-                    "p",
-                    "--namespace",
-                    "Zarf",
-                ],
-                "DNS label",
-            ),
-            (
-                &[
-                    "a",
-                    "-o",
-                    "o",
-                    "--k8s",
-                    "f",
-                    "--injector",
-                    "i",
-                    "--pod-image",
-                    "p",
-                    "--port",
-                    "0",
-                ],
-                "not a port",
-            ),
-            (
-                &[
-                    "a",
-                    "-o",
-                    "o",
-                    "--k8s",
-                    "f",
-                    "--injector",
-                    "i",
-                    "--pod-image",
-                    "p",
-                    "--chunk-size",
-                    "2000000",
-                ],
-                "ConfigMap",
-            ),
-            (&["a", "-o", "o", "--bogus"], "bogus"),
-        ];
-        for (args, want) in cases {
+        for (args, want) in MISTAKES {
             let got = parse_str(args).map(|_| ()).map_err(|e| e.to_string());
             assert!(
                 got.as_ref().is_err_and(|e| e.contains(want)),
