@@ -60,11 +60,6 @@ pub struct Store {
 }
 
 impl Store {
-    /// Whether the store has `digest`.
-    pub fn contains(&self, digest: &str) -> bool {
-        self.blobs.contains_key(digest)
-    }
-
     /// Adds `blob` unless the digest is there already (then the sizes must agree). Returns
     /// whether it was new.
     pub fn add(&mut self, digest: &str, blob: Blob) -> Result<bool, Failure> {

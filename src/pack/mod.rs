@@ -331,13 +331,14 @@ impl Summary {
         }
         let (count, bytes) = self.blobs;
         lines.push(format!(
-            "blobs: {count}, {} ({} shared copies left out)",
+            "blobs: {count}, {} ({} more copies shared)",
             human(bytes),
             self.shared
         ));
+        let chunks = self.payload.chunks.len();
         lines.push(format!(
-            "payload: {} chunks of at most {} bytes in {}, {} ({} bytes)",
-            self.payload.chunks.len(),
+            "payload: {chunks} chunk{} of at most {} bytes in {}, {} ({} bytes)",
+            if chunks == 1 { "" } else { "s" },
             options.chunk_size,
             options.out.display(),
             human(self.payload.bytes),

@@ -175,11 +175,6 @@ fn add_node(
     let Some(document) = kind else {
         return add_leaf(tree, descriptor, store);
     };
-    if store.contains(&descriptor.digest) {
-        return store
-            .add(&descriptor.digest, read_checked(tree, descriptor)?)
-            .map(drop);
-    }
     let blob = read_checked(tree, descriptor)?;
     let Content::Memory(bytes) = &blob.content else {
         return Ok(());
