@@ -67,6 +67,26 @@ impl<'a> Digest<'a> {
         }
     }
 
+    /// Whether `text` fits the image spec's digest grammar (`algorithm ":" encoded`): for
+    /// sha256/sha512 that is [`Digest::parse`]; another algorithm is well-formed even though
+    /// this registry stores none of its blobs.
+    pub fn well_formed(text: &str) -> bool {
+        let Some((algorithm, encoded)) = text.split_once(':') else {
+            return false;
+        };
+        let components_ok = algorithm.split(['+', '.', '_', '-']).all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+        let encoded_ok = !encoded.is_empty()
+            && encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+        let known = algorithm == "sha256" || algorithm == "sha512";
+        components_ok && encoded_ok && (!known || Digest::parse(text).is_ok())
+    }
+
     /// The blob's path relative to the layout root: `blobs/<algorithm>/<hex>`.
     pub fn blob_path(&self) -> String {
         let mut path = String::with_capacity(7 + 7 + self.hex.len());
@@ -153,6 +173,28 @@ mod tests {
         ];
         for text in &bad {
             assert!(Digest::parse(text).is_err(), "accepted {text:?}");
+        }
+    }
+
+    #[test]
+    fn well_formed_digests_of_other_algorithms() {
+        let cases: &[(&str, bool)] = &[
+            ("blake3:abcdef0123", true),
+            (
+                "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564",
+                true,
+            ),
+            ("sha256:abc", false),
+            ("SHA256:abc", false),
+            ("sha256:", false),
+            (":abc", false),
+            ("sha256", false),
+            ("a..b:abc", false),
+            ("sha256:ab/cd", false),
+            ("sha256:ab:cd", false),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Digest::well_formed(text), *want, "{text}");
         }
     }
 

@@ -325,6 +325,58 @@ fn push_status_line(out: &mut String, status: u16) {
     out.push_str("\r\n");
 }
 
+fn now_unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Appends an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) for `seconds`
+/// since 1970, with integer arithmetic only (days to civil date: H. Hinnant's algorithm).
+pub fn push_http_date(out: &mut String, seconds: u64) {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = seconds / 86_400;
+    let of_day = seconds % 86_400;
+    let era_days = days + 719_468; // days since 0000-03-01
+    let era = era_days / 146_097;
+    let day_of_era = era_days % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153; // March = 0
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 2
+    } else {
+        shifted_month - 10
+    }; // Jan = 0
+    let year = era * 400 + year_of_era + u64::from(month < 2);
+    out.push_str(DAYS.get((days % 7) as usize).copied().unwrap_or_default());
+    out.push_str(", ");
+    push_two_digits(out, day);
+    out.push(' ');
+    out.push_str(MONTHS.get(month as usize).copied().unwrap_or_default());
+    out.push(' ');
+    crate::range::push_decimal(out, year);
+    out.push(' ');
+    push_two_digits(out, of_day / 3600);
+    out.push(':');
+    push_two_digits(out, of_day / 60 % 60);
+    out.push(':');
+    push_two_digits(out, of_day % 60);
+    out.push_str(" GMT");
+}
+
+fn push_two_digits(out: &mut String, n: u64) {
+    if n < 10 {
+        out.push('0');
+    }
+    crate::range::push_decimal(out, n);
+}
+
 /// Answers a request that could not be read with a bare status, then closes.
 fn write_bare_status(mut stream: &TcpStream, status: u16) -> io::Result<()> {
     let mut head = String::new();
@@ -342,6 +394,9 @@ fn write_response(
 ) -> io::Result<(u16, u64)> {
     let mut head = String::with_capacity(512);
     push_status_line(&mut head, response.status);
+    head.push_str("Date: ");
+    push_http_date(&mut head, now_unix_seconds());
+    head.push_str("\r\n");
     for (name, value) in &response.headers {
         head.push_str(name);
         head.push_str(": ");
@@ -378,6 +433,27 @@ fn write_response(
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
             Ok((response.status, sent))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        let cases: &[(u64, &str)] = &[
+            (0, "Thu, 01 Jan 1970 00:00:00 GMT"),
+            (784_111_777, "Sun, 06 Nov 1994 08:49:37 GMT"),
+            (951_782_400, "Tue, 29 Feb 2000 00:00:00 GMT"),
+            (1_795_910_399, "Sat, 28 Nov 2026 23:59:59 GMT"),
+            (4_107_542_400, "Mon, 01 Mar 2100 00:00:00 GMT"),
+        ];
+        for (seconds, want) in cases {
+            let mut out = String::new();
+            push_http_date(&mut out, *seconds);
+            assert_eq!(out, *want, "{seconds}");
         }
     }
 }

@@ -158,8 +158,15 @@ impl Registry {
             ("ETag", quoted(text)),
             ("Accept-Ranges", "bytes".to_string()),
         ];
+        // Range applies to GET only, and If-Range with another validator voids it (RFC 9110
+        // §13.1.5, §14.2).
+        let if_range_ok = request
+            .header("if-range")
+            .is_none_or(|v| v.trim() == quoted(text));
         let selection = match request.header("range") {
-            Some(value) if request.method == "GET" => range::select(value.as_bytes(), size),
+            Some(value) if request.method == "GET" && if_range_ok => {
+                range::select(value.as_bytes(), size)
+            }
             _ => Selection::Whole,
         };
         let (status, offset, len) = match selection {

@@ -166,7 +166,7 @@ impl<'a> Route<'a> {
             }),
             Endpoint::Blob => Ok(Route::Blob {
                 name,
-                digest: Digest::parse(last).map_err(|_| ErrorCode::DigestInvalid)?,
+                digest: Digest::parse(last).map_err(|_| unsupported_or_invalid(last))?,
             }),
             Endpoint::Referrers => Ok(Route::Referrers {
                 name,
@@ -177,6 +177,16 @@ impl<'a> Route<'a> {
             }),
             Endpoint::Upload => Err(ErrorCode::BlobUploadUnknown),
         }
+    }
+}
+
+/// A well-formed digest of an algorithm we do not store names no blob we have (404); anything
+/// else is malformed (400).
+fn unsupported_or_invalid(text: &str) -> ErrorCode {
+    if Digest::well_formed(text) {
+        ErrorCode::BlobUnknown
+    } else {
+        ErrorCode::DigestInvalid
     }
 }
 
@@ -396,7 +406,8 @@ mod tests {
     const TAG: Reference<'static> = Reference::Tag("latest");
     const NO_PAGE: Page<'static> = page(None, None);
     use ErrorCode::{
-        BlobUploadUnknown, DigestInvalid, ManifestUnknown, NameInvalid, NameUnknown, TagInvalid,
+        BlobUnknown, BlobUploadUnknown, DigestInvalid, ManifestUnknown, NameInvalid, NameUnknown,
+        TagInvalid,
     };
 
     const CASES: &[Case] = &[
@@ -490,7 +501,9 @@ mod tests {
         Case { name: "blob by tag", target: "/v2/a/blobs/latest", want: Err(DigestInvalid) },
         Case { name: "blob digest traversal", target: "/v2/a/blobs/sha256:..", want: Err(DigestInvalid) },
         Case { name: "blob digest encoded colon", target: concat!("/v2/a/blobs/sha256%3a", h64!()), want: Err(DigestInvalid) },
-        Case { name: "blob unsupported algorithm", target: concat!("/v2/a/blobs/md5:", h64!()), want: Err(DigestInvalid) },
+        Case { name: "blob unsupported algorithm", target: concat!("/v2/a/blobs/md5:", h64!()), want: Err(BlobUnknown) },
+        Case { name: "blob malformed sha256", target: "/v2/a/blobs/sha256:abc", want: Err(DigestInvalid) },
+        Case { name: "blob malformed algorithm", target: "/v2/a/blobs/MD5:abc", want: Err(DigestInvalid) },
         Case { name: "blob digest empty", target: "/v2/a/blobs/", want: Err(DigestInvalid) },
         Case { name: "blob uploads without slash", target: "/v2/a/blobs/uploads", want: Err(DigestInvalid) },
         Case { name: "blob bad name first", target: "/v2/A/blobs/x", want: Err(NameInvalid) },
@@ -666,6 +679,36 @@ mod tests {
         ok.then(|| text.to_string())
     }
 
+    /// Unknown but well-formed algorithms are 404, everything else 400.
+    fn naive_blob_error(text: &str) -> ErrorCode {
+        let Some((algorithm, encoded)) = text.split_once(':') else {
+            return DigestInvalid;
+        };
+        let known = algorithm == "sha256" || algorithm == "sha512";
+        let mut previous_separator = true;
+        let mut algorithm_ok = !algorithm.is_empty();
+        for c in algorithm.chars() {
+            let separator = "+._-".contains(c);
+            if separator && previous_separator {
+                algorithm_ok = false;
+            }
+            if !(separator || c.is_ascii_lowercase() || c.is_ascii_digit()) {
+                algorithm_ok = false;
+            }
+            previous_separator = separator;
+        }
+        algorithm_ok &= !previous_separator;
+        let encoded_ok = !encoded.is_empty()
+            && encoded
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "=_-".contains(c));
+        if !known && algorithm_ok && encoded_ok {
+            BlobUnknown
+        } else {
+            DigestInvalid
+        }
+    }
+
     fn naive_decode(text: &str) -> Option<String> {
         let bytes = text.as_bytes();
         let mut out = Vec::new();
@@ -792,7 +835,7 @@ mod tests {
             }
             [name @ .., "blobs", digest] if !name.is_empty() => {
                 let name = name_of(name)?;
-                let digest = naive_digest(digest).ok_or(DigestInvalid)?;
+                let digest = naive_digest(digest).ok_or_else(|| naive_blob_error(digest))?;
                 Ok(format!("Blob {name} {digest}"))
             }
             [name @ .., "referrers", digest] if !name.is_empty() => {

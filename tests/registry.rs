@@ -677,7 +677,8 @@ const BLOB_CASES: &[Case] = &[
     get("end-2 uppercase name", "/v2/Library/hello/blobs/${hello_layer}", 400, Error("NAME_INVALID")),
     get("end-2 malformed digest sha256:xyz", "/v2/library/hello/blobs/sha256:xyz", 400, Error("DIGEST_INVALID")),
     get("end-2 digest with uppercase hex", "/v2/library/hello/blobs/sha256:ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789", 400, Error("DIGEST_INVALID")),
-    get("end-2 unsupported algorithm", "/v2/library/hello/blobs/md5:d41d8cd98f00b204e9800998ecf8427e", 400, Error("DIGEST_INVALID")),
+    get("end-2 well-formed digest of an algorithm not stored", "/v2/library/hello/blobs/md5:d41d8cd98f00b204e9800998ecf8427e", 404, Error("BLOB_UNKNOWN")),
+    get("end-2 malformed sha256 digest", "/v2/library/hello/blobs/sha256:abc", 400, Error("DIGEST_INVALID")),
     get("end-2 digest without algorithm", "/v2/library/hello/blobs/${hello_layer.hex}", 400, Error("DIGEST_INVALID")),
     // ranges (RFC 9110 §14, decisions in src/range.rs)
     get("end-2 range bytes=0-99", "/v2/library/hello/blobs/${big}", 206, Part("big", Slice::Span(0, 99)))
@@ -704,6 +705,10 @@ const BLOB_CASES: &[Case] = &[
         .send(&["Range: bytes=0-1,5-6"]),
     get("end-2 garbage bytes=x: whole blob", "/v2/library/hello/blobs/${big}", 200, Blob("big"))
         .send(&["Range: bytes=x"]),
+    get("end-2 If-Range with the ETag keeps the range", "/v2/library/hello/blobs/${big}", 206, Part("big", Slice::Span(0, 99)))
+        .send(&["Range: bytes=0-99", "If-Range: \"${big}\""]),
+    get("end-2 If-Range with another validator: whole blob", "/v2/library/hello/blobs/${big}", 200, Blob("big"))
+        .send(&["Range: bytes=0-99", "If-Range: \"sha256:0000\""]),
     get("end-2 unknown unit: whole blob", "/v2/library/hello/blobs/${big}", 200, Blob("big"))
         .send(&["Range: items=0-9"]),
     get("end-2 backwards bytes=9-0: whole blob", "/v2/library/hello/blobs/${hello_layer}", 200, Blob("hello_layer"))
