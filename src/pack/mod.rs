@@ -232,11 +232,15 @@ fn select(offered: Vec<Offered>, selectors: &[Selector]) -> Result<Vec<Offered>,
             .iter()
             .any(|o| selector.matches(digest(o).as_deref(), &o.labels))
         {
-            let mut available: Vec<String> = offered
+            let mut available: Vec<String> = Vec::new();
+            for name in offered
                 .iter()
                 .flat_map(|o| o.labels.iter().map(Label::display))
-                .collect();
-            available.dedup();
+            {
+                if !available.contains(&name) {
+                    available.push(name);
+                }
+            }
             return Err(Failure::ImageUnknown {
                 reference: selector.text.clone(),
                 available,
