@@ -12,6 +12,9 @@
 //! 2. [`http`] serves the layout as a pull-only registry over plain HTTP, so that the node's
 //!    container runtime can pull the real registry image from `127.0.0.1`.
 //!
+//! The host side, `pack` (feature `pack`, on by default), makes those chunks from images and
+//! writes the Kubernetes objects that run the injector; the injector never reaches it.
+//!
 //! Non-goals: push, authentication, TLS. The size budget of the static musl binary is far under
 //! 512 KB; every dependency is measured in `docs/SIZE.md`.
 #![deny(missing_docs)]
@@ -33,6 +36,8 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+#[cfg(feature = "pack")]
+pub mod pack;
 pub mod range;
 pub mod reference;
 pub mod registry;
