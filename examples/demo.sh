@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole injector flow on the bundled example image (examples/hello-layout, an OCI layout):
-# pack it as Zarf does (tar.gz split into 786432-byte zarf-payload-NNN chunks), run zarf-injector
-# on the chunks, ask its registry for the catalog, tags and manifest, stop it with SIGTERM.
-# Needs cargo, tar, split, sha256sum, curl.
+# injector-pack packs it as Zarf does (a gzip'd tar split into 786432-byte zarf-payload-NNN
+# chunks), zarf-injector unpacks and verifies the chunks and serves them, the registry answers
+# for the catalog, tags and manifest, and SIGTERM stops it. Needs cargo and curl.
 #
 # INJECTOR="cmd ..." runs another build instead of target/release (CI runs the release
 # binaries this way, the arm64 one under qemu-aarch64-static).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cargo build --release --quiet --bin injector-pack
 if [ -z "${INJECTOR:-}" ]; then
     cargo build --release --quiet --bin zarf-injector
     INJECTOR=target/release/zarf-injector
@@ -18,13 +19,12 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-mkdir "$work/init" "$work/seed"
-tar -C examples/hello-layout --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
-    -cf - . | gzip -n > "$work/payload.tar.gz"
-split -b 786432 -d -a 3 "$work/payload.tar.gz" "$work/init/zarf-payload-"
-sum=$(sha256sum "$work/payload.tar.gz" | cut -d' ' -f1)
-echo "payload: $(stat -c %s "$work/payload.tar.gz") bytes, sha256 $sum"
+mkdir "$work/seed"
+echo "--- injector-pack examples/hello-layout --out $work/init"
+target/release/injector-pack examples/hello-layout --out "$work/init" --quiet | tee "$work/pack"
+sum=$(tail -n 1 "$work/pack")
 
+echo "--- zarf-injector $sum 127.0.0.1:0"
 ZARF_INJECTOR_INIT_ROOT="$work/init" ZARF_INJECTOR_SEED_ROOT="$work/seed" \
     $INJECTOR "$sum" 127.0.0.1:0 > "$work/out" &
 pid=$!
@@ -42,7 +42,7 @@ for path in /v2/ /v2/_catalog /v2/library/hello/tags/list /v2/library/hello/mani
     curl -sS --fail -i "http://$address$path"
     echo
 done
-diff -r examples/hello-layout "$work/seed" && echo "seed directory matches examples/hello-layout"
+diff -r examples/hello-layout/blobs "$work/seed/blobs" && echo "seed blobs match examples/hello-layout"
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
