@@ -25,6 +25,7 @@ target/release/injector-pack examples/hello-layout --out "$work/init" --quiet | 
 sum=$(tail -n 1 "$work/pack")
 
 echo "--- zarf-injector $sum 127.0.0.1:0"
+: > "$work/out"
 ZARF_INJECTOR_INIT_ROOT="$work/init" ZARF_INJECTOR_SEED_ROOT="$work/seed" \
     $INJECTOR "$sum" 127.0.0.1:0 > "$work/out" &
 pid=$!
