@@ -42,7 +42,7 @@ impl Fixture {
 
     /// Writes a gzip'd tar of the tiny layout followed by what `extra` appends, chunks it and
     /// returns the checksum.
-    fn payload(&self, extra: fn(&mut tar::Builder<Vec<u8>>, &Fixture)) -> String {
+    fn payload(&self, extra: Append) -> String {
         let mut builder = tar::Builder::new(Vec::new());
         append_tree(&mut builder, &self.src, &TarOptions::PLAIN);
         extra(&mut builder, self);
@@ -82,20 +82,19 @@ fn assert_refused(case: &str, f: &Fixture, exit: &Exit, reasons: &[Error]) {
 // ----------------------------------------------------------------------------------------------
 // Refused payloads
 
+/// Appends entries to the tar of the tiny layout.
+type Append = fn(&mut tar::Builder<Vec<u8>>, &Fixture);
+
 struct Case {
     name: &'static str,
     /// Appends the hostile entries after the layout; `None` writes the whole payload itself.
-    extra: Option<fn(&mut tar::Builder<Vec<u8>>, &Fixture)>,
+    extra: Option<Append>,
     /// Writes the payload bytes when `extra` is `None`; returns the checksum.
     whole: fn(&Fixture) -> String,
     reasons: &'static [Error],
 }
 
-const fn appended(
-    name: &'static str,
-    extra: fn(&mut tar::Builder<Vec<u8>>, &Fixture),
-    reasons: &'static [Error],
-) -> Case {
+const fn appended(name: &'static str, extra: Append, reasons: &'static [Error]) -> Case {
     Case {
         name,
         extra: Some(extra),
