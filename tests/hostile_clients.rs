@@ -889,7 +889,7 @@ fn absurd_and_multi_part_ranges() {
 // ----------------------------------------------------------------------------------------------
 // Pipelined bursts
 
-/// 600 pipelined requests (about 60 KiB, several times the 16 KiB head buffer) written in one
+/// 600 pipelined requests (about 45 KB, several times the 16 KiB head buffer) written in one
 /// go while another thread reads: every one is answered, in order, with the right status and
 /// body.
 #[test]
