@@ -382,6 +382,29 @@ fn hangups_mid_blob_hundreds_of_times() {
     assert_healthy(&server, "after the slot check");
 }
 
+/// 100 clients ask for the 4 MiB blob and never read it (their receive windows fill and the
+/// server's `sendfile` blocks): each holds one connection thread, nobody else waits. The
+/// probe answers within a second and the blob is served whole to a reading client.
+#[test]
+fn clients_that_stop_reading_do_not_block_others() {
+    let server = Server::start("slow-readers");
+    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", server.blob_target());
+    let stuck: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut stream = connect(server.addr());
+            stream.write_all(request.as_bytes()).expect("send");
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+    for i in 0..5 {
+        probe(&server, &format!("probe {i} with 100 stuck readers"));
+    }
+    assert_healthy(&server, "with 100 stuck readers");
+    drop(stuck);
+    assert_healthy(&server, "after the stuck readers left");
+}
+
 /// One client that gives up: after part of the request, after the head, after some of the
 /// body, or with a half-close; GET or ranged GET.
 fn hang_up(addr: SocketAddr, target: &str, rng: &mut Rng, i: u64) {
