@@ -17,6 +17,9 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 cargo +nightly fuzz build -O
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# The targets' own scratch directories (std::env::temp_dir()) go in there too.
+mkdir -p "$scratch/tmp"
+export TMPDIR="$scratch/tmp"
 failed=0
 for target in $(cargo +nightly fuzz list); do
     mkdir -p "$scratch/$target"
