@@ -1,8 +1,9 @@
 //! The whole request handler: `http::parse_head`, then `registry::Registry::handle` over a
 //! small layout on disk (built once). `$C`, `$L`, `$M`, `$I`, `$R` in the input become the
 //! layout's digests, so the fuzzer reaches the answers behind valid names and digests.
-//! Never panics; every answer has a known status, a file body stays inside its file, error
-//! bodies are the spec's JSON, and no file outside `blobs/` is ever served.
+//! Never panics; every answer has a known status, no header value holds CR, LF or NUL, a
+//! file body stays inside its file, error bodies are the spec's JSON, and no file outside
+//! `blobs/` is ever served.
 #![no_main]
 
 use fuzz_support::{expand, template};
@@ -33,6 +34,12 @@ fuzz_target!(|data: &[u8]| {
         "status {}",
         response.status
     );
+    for (name, value) in &response.headers {
+        assert!(
+            !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
+            "header {name}: {value:?}"
+        );
+    }
     match &response.body {
         Body::File { file, offset, len } => {
             let size = file.metadata().expect("stat served file").len();

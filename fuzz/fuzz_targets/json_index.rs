@@ -1,7 +1,8 @@
 //! `json::parse`, then the layout readers on the document: the first byte chooses whether it
 //! is `index.json` (0), or a manifest (1) or an image index (2) blob that `index.json` names
 //! by its real digest. `Repositories::load` and `layout::verify` must not panic, and what
-//! the map answers must be consistent.
+//! the map answers must be consistent: names and tags fit their grammar (they are sent in
+//! headers), and a tag that resolves is served by its digest too.
 #![no_main]
 
 use fuzz_support::{put_blob, template};
@@ -10,6 +11,7 @@ use std::fs;
 use zarf_injector::json;
 use zarf_injector::layout;
 use zarf_injector::repository::Repositories;
+use zarf_injector::route::{valid_name, valid_tag};
 
 const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -52,11 +54,14 @@ fuzz_target!(|data: &[u8]| {
         sorted.dedup();
         assert_eq!(names, sorted, "catalog names sorted and unique");
         for name in &names {
+            // Names and tags end up in headers (`Link`) and JSON: only grammar-valid ones.
+            assert!(valid_name(name), "{name:?}");
             assert!(repositories.exists(name));
             let tags = repositories
                 .tags(name)
                 .expect("a listed repository has tags");
             for tag in tags {
+                assert!(valid_tag(tag), "{tag:?}");
                 // A tag whose manifest did not load is listed but 404s; one that resolves
                 // must also be served by its digest.
                 if let Some(info) = repositories.resolve(name, tag) {
