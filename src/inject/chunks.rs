@@ -83,11 +83,15 @@ fn chunk_number(suffix: &str) -> Option<u64> {
 /// Reads the chunks one after the other as one stream, hashing every byte with SHA-256.
 ///
 /// When a chunk cannot be read, the `io::Error` goes up the reader chain and
-/// [`ChunkReader::failed_chunk`] names the file, so the final message can say which one.
+/// [`ChunkReader::failed_chunk`] names the file, so the final message can say which one. The
+/// failure is sticky: every later read repeats it, so [`ChunkReader::drain`] cannot skip the
+/// chunk and hash the rest into a misleading checksum mismatch (issue 7).
 pub struct ChunkReader {
     paths: std::vec::IntoIter<PathBuf>,
     current: Option<(File, PathBuf)>,
     failed: Option<PathBuf>,
+    /// The OS error code of the failed chunk, if it had one.
+    failed_os: Option<i32>,
     hasher: Sha256,
     bytes: u64,
 }
@@ -99,6 +103,7 @@ impl ChunkReader {
             paths: chunks.into_iter(),
             current: None,
             failed: None,
+            failed_os: None,
             hasher: Sha256::new(),
             bytes: 0,
         }
@@ -122,6 +127,12 @@ impl ChunkReader {
     }
 
     fn read_current(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failed.is_some() {
+            return Err(self.failed_os.map_or_else(
+                || io::Error::other(Error::ChunkRead),
+                io::Error::from_raw_os_error,
+            ));
+        }
         loop {
             if self.current.is_none() {
                 let Some(path) = self.paths.next() else {
@@ -131,6 +142,7 @@ impl ChunkReader {
                     Ok(file) => self.current = Some((file, path)),
                     Err(e) => {
                         self.failed = Some(path);
+                        self.failed_os = e.raw_os_error();
                         return Err(e);
                     }
                 }
@@ -144,6 +156,7 @@ impl ChunkReader {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.failed = Some(path.clone());
+                    self.failed_os = e.raw_os_error();
                     return Err(e);
                 }
             }
