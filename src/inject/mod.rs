@@ -96,10 +96,9 @@ fn unpack_into(
     let mut hex = String::from("sha256:");
     crate::digest::push_hex(&mut hex, &digest);
     if digest != *checksum {
-        return Err(Failure {
-            detail: Some(["computed ", &hex].concat()),
-            ..Failure::at(Error::ChecksumMismatch, init_root)
-        });
+        let mut failure = Failure::at(Error::ChecksumMismatch, init_root);
+        failure.detail = Some(["computed ", &hex].concat());
+        return Err(failure);
     }
     let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
     println!("verified {hex}");

@@ -35,10 +35,11 @@ pub struct Stats {
 pub fn read_failure(error: io::Error) -> Failure {
     match Error::inside(&error) {
         Some(inner) => Failure::new(inner),
-        None => Failure {
-            os: Some(error),
-            ..Failure::new(Error::ChunkRead)
-        },
+        None => {
+            let mut failure = Failure::new(Error::ChunkRead);
+            failure.os = Some(error);
+            failure
+        }
     }
 }
 
