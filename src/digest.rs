@@ -5,7 +5,8 @@
 //! [`Digest::parse`] is safe to join to a path.
 
 use crate::error::Error;
-use sha2::{Digest as _, Sha256, Sha512};
+use crate::sha512::Sha512;
+use sha2::{Digest as _, Sha256};
 
 /// A hash algorithm of the OCI image spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
