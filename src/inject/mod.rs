@@ -18,8 +18,10 @@ use crate::error::{Error, Failure};
 use crate::layout;
 use chunks::ChunkReader;
 use gzip::GzipReader;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -153,14 +155,21 @@ fn extract_to_end(stream: &mut dyn Read, staging: &Path) -> Result<untar::Stats,
 }
 
 /// Names a file of the staging directory, which is gone by the time the message is read, by
-/// its path inside the layout (`blobs/sha256/...`).
+/// its path inside the layout (`blobs/sha256/...`). Every path in a failure of
+/// [`layout::verify`] was made by joining to `staging`, so its bytes start with those of
+/// `staging` and a `/` (a byte prefix: `Path::strip_prefix` compares components, ~0.7 KB more).
 fn relative_to(mut failure: Failure, staging: &Path) -> Failure {
-    if let Some(inside) = failure
-        .path
-        .as_ref()
-        .and_then(|p| p.strip_prefix(staging).ok())
-    {
-        failure.path = Some(inside.to_path_buf());
+    let inside = failure.path.as_ref().and_then(|path| {
+        let rest = path.as_os_str().as_bytes();
+        let rest = rest.strip_prefix(staging.as_os_str().as_bytes())?;
+        match rest.split_first() {
+            None => Some(PathBuf::new()),
+            Some((b'/', inside)) => Some(PathBuf::from(OsStr::from_bytes(inside))),
+            Some(_) => None,
+        }
+    });
+    if inside.is_some() {
+        failure.path = inside;
     }
     failure
 }
@@ -196,4 +205,37 @@ fn remove_existing(target: &Path) -> Result<(), Failure> {
         Err(e) => Err(e),
     };
     removed.map_err(|e| Failure::io(Error::Write, target, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_staging_are_named_inside_the_layout() {
+        let staging = Path::new("/seed/.zarf-injector-staging");
+        let cases: &[(&str, &str)] = &[
+            (
+                "/seed/.zarf-injector-staging/blobs/sha256/ab",
+                "blobs/sha256/ab",
+            ),
+            ("/seed/.zarf-injector-staging/index.json", "index.json"),
+            ("/seed/.zarf-injector-staging", ""),
+            (
+                "/seed/.zarf-injector-staging2/x",
+                "/seed/.zarf-injector-staging2/x",
+            ),
+            ("/elsewhere/x", "/elsewhere/x"),
+        ];
+        for (path, want) in cases {
+            let failure = relative_to(Failure::at(Error::BlobDigest, Path::new(path)), staging);
+            assert_eq!(failure.path.as_deref(), Some(Path::new(want)), "{path}");
+            let by_components = Path::new(path)
+                .strip_prefix(staging)
+                .unwrap_or(Path::new(path));
+            assert_eq!(Path::new(want), by_components, "{path}");
+        }
+        let failure = relative_to(Failure::new(Error::TarHeader), staging);
+        assert_eq!(failure.path, None);
+    }
 }
