@@ -71,22 +71,23 @@ pub fn parse(
 ) -> Result<Command, Failure> {
     let mut args = args.into_iter();
     let first = args.next().ok_or(Error::Usage)?;
-    let rest: Vec<OsString> = args.collect();
-    if rest.len() > 2 {
+    // At most two more, taken one by one (collecting them into a `Vec` costs ~0.5 KB).
+    let (second, third) = (args.next(), args.next());
+    if args.next().is_some() {
         return Err(Error::Usage.into());
     }
     match first.to_str() {
         Some("-h") | Some("--help") | Some("help") => Ok(Command::Help),
         Some("-V") | Some("--version") | Some("version") => Ok(Command::Version),
         Some("serve") => {
-            let layout = rest.first().ok_or(Error::Usage)?;
+            let layout = second.ok_or(Error::Usage)?;
             Ok(Command::Serve {
                 layout: PathBuf::from(layout),
-                bind: bind_address(rest.get(1))?,
+                bind: bind_address(third.as_ref())?,
             })
         }
         _ => {
-            if rest.len() > 1 {
+            if third.is_some() {
                 return Err(Error::Usage.into());
             }
             let checksum =
@@ -98,7 +99,7 @@ pub fn parse(
                 checksum,
                 init_root: dir("ZARF_INJECTOR_INIT_ROOT", DEFAULT_INIT_ROOT),
                 seed_root: dir("ZARF_INJECTOR_SEED_ROOT", DEFAULT_SEED_ROOT),
-                bind: bind_address(rest.first())?,
+                bind: bind_address(second.as_ref())?,
             })
         }
     }
@@ -176,6 +177,8 @@ mod tests {
         }
     }
 
+    const HEX_ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
     #[test]
     fn bad_arguments_are_refused() {
         let cases: &[(&str, &[&str], Error)] = &[
@@ -187,6 +190,21 @@ mod tests {
                 Error::BadChecksumArgument,
             ),
             ("serve without dir", &["serve"], Error::Usage),
+            (
+                "serve with too many arguments",
+                &["serve", "d", "0.0.0.0:5000", "x"],
+                Error::Usage,
+            ),
+            (
+                "inject with too many arguments",
+                &[HEX_ZEROS, "0.0.0.0:5000", "x"],
+                Error::Usage,
+            ),
+            (
+                "help with too many arguments",
+                &["--help", "a", "b", "c"],
+                Error::Usage,
+            ),
             (
                 "hostname bind",
                 &["serve", "d", "localhost:5000"],
