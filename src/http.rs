@@ -18,7 +18,6 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The largest request head (request line and headers) accepted; larger gets 431.
@@ -126,15 +125,16 @@ struct Load {
     busy: AtomicUsize,
 }
 
+/// A request handler shared by every connection's thread.
+pub type Handler = dyn Fn(&Request) -> Response + Sync;
+
 /// Accepts connections until SIGTERM/SIGINT, answering each request with `handler`; then
-/// lets requests in flight finish for a grace period and returns.
-pub fn serve<H>(listener: TcpListener, handler: H)
-where
-    H: Fn(&Request) -> Response + Send + Sync + 'static,
-{
+/// lets requests in flight finish for a grace period and returns. The handler and the
+/// counters live as long as the process (`'static`, leaked): no reference counting and no
+/// drop code is needed for them.
+pub fn serve(listener: TcpListener, handler: &'static Handler) {
     sys::wake_on_termination(&listener);
-    let handler = Arc::new(handler);
-    let load = Arc::new(Load::default());
+    let load: &'static Load = Box::leak(Box::default());
     for stream in listener.incoming() {
         if sys::terminating() {
             break;
@@ -145,13 +145,11 @@ where
             load.connections.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        let handler = Arc::clone(&handler);
-        let load_here = Arc::clone(&load);
         let spawned = std::thread::Builder::new()
             .stack_size(128 << 10)
             .spawn(move || {
-                let _ = connection(stream, &*handler, &load_here);
-                load_here.connections.fetch_sub(1, Ordering::AcqRel);
+                let _ = connection(stream, handler, load);
+                load.connections.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
             load.connections.fetch_sub(1, Ordering::AcqRel);
@@ -164,11 +162,7 @@ where
 }
 
 /// Serves requests on one connection until it closes, errs, idles out or the server stops.
-fn connection(
-    mut stream: TcpStream,
-    handler: &dyn Fn(&Request) -> Response,
-    load: &Load,
-) -> io::Result<()> {
+fn connection(mut stream: TcpStream, handler: &Handler, load: &Load) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
     let mut buffer = vec![0u8; MAX_HEAD];

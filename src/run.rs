@@ -3,9 +3,10 @@
 
 use crate::cli::{self, Command};
 use crate::error::{Error, Failure};
+use crate::http::{self, Request};
 use crate::registry::Registry;
 use crate::repository::Repositories;
-use crate::{http, inject, layout};
+use crate::{inject, layout};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -68,6 +69,8 @@ fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     println!("listening on {address}");
-    http::serve(listener, move |request| registry.handle(request));
+    // The registry serves until the process exits: leaked, it needs no drop code.
+    let handler = Box::leak(Box::new(move |request: &Request| registry.handle(request)));
+    http::serve(listener, handler);
     Ok(())
 }
