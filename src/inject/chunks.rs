@@ -39,7 +39,12 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
     if numbered.is_empty() {
         return Err(Failure::at(Error::NoChunks, dir));
     }
-    numbered.sort();
+    // By number, then by name. The paths share `dir`, so comparing their bytes orders them
+    // as comparing `Path`s (component by component, ~1 KB more code) would.
+    numbered.sort_unstable_by(|(a, a_path), (b, b_path)| {
+        a.cmp(b)
+            .then_with(|| a_path.as_os_str().cmp(b_path.as_os_str()))
+    });
     let mut total_bytes = 0u64;
     for (expected, (number, path)) in (0u64..).zip(&numbered) {
         if *number != expected {
