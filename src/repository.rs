@@ -56,7 +56,7 @@ use crate::json::{self, Json};
 use crate::layout;
 use crate::reference::{entry_names, Repository};
 use crate::route::{valid_media_type, valid_name};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// How many links (index → manifest, manifest → subject) are followed below `index.json`.
@@ -166,7 +166,7 @@ impl Repositories {
             nodes: Vec::new(),
             referrers: Vec::new(),
             queued: 0,
-            queue: VecDeque::new(),
+            queue: Vec::new(),
         };
         let mut every = Scope::default();
         let mut names = Index::new();
@@ -202,7 +202,10 @@ impl Repositories {
                 }
             }
         }
-        while let Some((id, digest, declared, depth)) = graph.queue.pop_front() {
+        let mut next = 0;
+        while let Some(queued) = graph.queue.get_mut(next) {
+            let (id, digest, declared, depth) = std::mem::take(queued);
+            next += 1;
             graph.load(id, digest, declared.as_deref(), depth);
         }
         let mut budget = MAX_STEPS;
@@ -373,8 +376,8 @@ struct Graph<'a> {
     referrers: Vec<(Id, Id, Referrer)>,
     /// How many nodes are `queued`.
     queued: usize,
-    /// (id, digest, the descriptor's media type, depth)
-    queue: VecDeque<(Id, String, Option<String>, usize)>,
+    /// (id, digest, the descriptor's media type, depth), read in order (taken out as read).
+    queue: Vec<(Id, String, Option<String>, usize)>,
 }
 
 impl Graph<'_> {
@@ -400,7 +403,7 @@ impl Graph<'_> {
             self.queued += 1;
             let declared = descriptor.get_str("mediaType").map(str::to_string);
             let digest = digest.to_string();
-            self.queue.push_back((id, digest, declared, depth));
+            self.queue.push((id, digest, declared, depth));
         }
         Some(id)
     }
