@@ -49,27 +49,30 @@ pub struct Request {
 }
 
 impl Request {
-    /// The values of every header named `name` (lowercase).
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// The first value of the header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .filter(move |(n, _)| n == name)
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    /// The first value of the header `name` (lowercase).
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        self.header_values(name).next()
+    /// The items of the comma-separated list in every header line named `name` (lowercase),
+    /// trimmed, empty ones included: several lines are one list (RFC 9110 §5.3). One function
+    /// for every list header keeps one copy of the splitting code in the binary.
+    pub fn header_list(&self, name: &str) -> Vec<&str> {
+        let mut items = Vec::new();
+        for (_, value) in self.headers.iter().filter(|(n, _)| n == name) {
+            items.extend(value.split(',').map(str::trim));
+        }
+        items
     }
 
     /// Whether the connection ends after this request: asked for, HTTP/1.0 without
     /// keep-alive, or a request body we do not read.
     fn ends_connection(&self) -> bool {
-        let has_token = |token: &str| {
-            self.header_values("connection")
-                .flat_map(|v| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(token))
-        };
+        let tokens = self.header_list("connection");
+        let has_token = |token: &str| tokens.iter().any(|t| t.eq_ignore_ascii_case(token));
         let has_body = self.header("transfer-encoding").is_some()
             || self.header("content-length").is_some_and(|v| v != "0");
         has_token("close") || (self.http10 && !has_token("keep-alive")) || has_body

@@ -273,9 +273,9 @@ fn quoted(text: &str) -> String {
 /// Whether `If-None-Match` names this digest's ETag (or `*`).
 fn is_not_modified(request: &Request, digest: &str) -> bool {
     request
-        .header_values("if-none-match")
-        .flat_map(|v| v.split(','))
-        .map(|t| without_weak_prefixes(t.trim()).trim_matches('"'))
+        .header_list("if-none-match")
+        .iter()
+        .map(|t| without_weak_prefixes(t).trim_matches('"'))
         .any(|t| t == digest || t == "*")
 }
 
@@ -291,8 +291,8 @@ fn without_weak_prefixes(mut tag: &str) -> &str {
 /// Every media type named by the `Accept` header lines (several lines are one list).
 fn accepted_types(request: &Request) -> Vec<String> {
     request
-        .header_values("accept")
-        .flat_map(|v| v.split(','))
+        .header_list("accept")
+        .iter()
         .map(|item| {
             item.split(';')
                 .next()
