@@ -9,6 +9,7 @@
 //! Directories come from `ZARF_INJECTOR_INIT_ROOT` (default `/zarf-init`) and
 //! `ZARF_INJECTOR_SEED_ROOT` (default `/zarf-seed`), as in the Zarf pod.
 
+use crate::digest::hex_value;
 use crate::error::{Error, Failure};
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -130,15 +131,6 @@ pub fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
         *byte = hi << 4 | lo;
     }
     Some(out)
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,16 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The value of a hexadecimal digit, either case (the one decoder of cli, route and json).
+pub fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// The lowercase hex digit of the low four bits of `n`.
 pub fn hex_digit(n: u8) -> char {
     let n = n & 15;

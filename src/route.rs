@@ -41,7 +41,7 @@
 //! - `/v2` without the slash is the base endpoint too. A request target in absolute-form
 //!   (`http://host/v2/`, RFC 9112 §3.2.2: a server MUST accept it) is reduced to its path.
 
-use crate::digest::Digest;
+use crate::digest::{hex_value, Digest};
 use crate::error::ErrorCode;
 use std::borrow::Cow;
 
@@ -276,15 +276,6 @@ pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Whether `name` is a repository name:
