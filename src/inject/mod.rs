@@ -51,7 +51,7 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
         init_root.display()
     );
     let staging = prepare_staging(seed_root)?;
-    let result = unpack_into(&found.paths, init_root, &staging, checksum);
+    let result = unpack_into(found.paths, init_root, &staging, checksum);
     let result = result.and_then(|stats| {
         layout::verify(&staging).map_err(|f| relative_to(f, &staging))?;
         move_into_place(&staging, seed_root)?;
@@ -82,12 +82,12 @@ fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
 
 /// Streams the chunks through the decoder into `staging`, then checks the checksum.
 fn unpack_into(
-    paths: &[PathBuf],
+    paths: Vec<PathBuf>,
     init_root: &Path,
     staging: &Path,
     checksum: &[u8; 32],
 ) -> Result<untar::Stats, Failure> {
-    let mut reader = ChunkReader::new(paths.to_vec());
+    let mut reader = ChunkReader::new(paths);
     let extracted = extract(&mut reader, staging);
     let drained = reader.drain();
     let failed_chunk = reader.failed_chunk().map(Path::to_path_buf);
