@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Failure};
 use crate::sys;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -110,7 +111,7 @@ pub struct Response {
     /// The status code.
     pub status: u16,
     /// Header names and values.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The body; for HEAD its length is announced and nothing is sent.
     pub body: Body,
 }

@@ -50,7 +50,7 @@ impl Registry {
         let mut response = answer.unwrap_or_else(error_response);
         response
             .headers
-            .push(("Docker-Distribution-API-Version", API_VERSION.to_string()));
+            .push(("Docker-Distribution-API-Version", API_VERSION.into()));
         response
     }
 
@@ -93,9 +93,9 @@ impl Registry {
         let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
         let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
         let mut headers = vec![
-            ("Content-Type", info.media_type.clone()),
-            ("Docker-Content-Digest", info.digest.clone()),
-            ("ETag", quoted(&info.digest)),
+            ("Content-Type", info.media_type.clone().into()),
+            ("Docker-Content-Digest", info.digest.clone().into()),
+            ("ETag", quoted(&info.digest).into()),
         ];
         if is_not_modified(request, &info.digest) {
             headers.retain(|(name, _)| *name != "Content-Type");
@@ -153,10 +153,10 @@ impl Registry {
         }
         let (file, size) = self.open_blob(digest).ok_or(ErrorCode::BlobUnknown)?;
         let mut headers = vec![
-            ("Content-Type", "application/octet-stream".to_string()),
-            ("Docker-Content-Digest", text.to_string()),
-            ("ETag", quoted(text)),
-            ("Accept-Ranges", "bytes".to_string()),
+            ("Content-Type", "application/octet-stream".into()),
+            ("Docker-Content-Digest", text.to_string().into()),
+            ("ETag", quoted(text).into()),
+            ("Accept-Ranges", "bytes".into()),
         ];
         // Range applies to GET only, and If-Range with another validator voids it (RFC 9110
         // §13.1.5, §14.2).
@@ -174,14 +174,14 @@ impl Registry {
             Selection::Part(part) => {
                 let mut value = String::new();
                 range::push_content_range(&mut value, Some(part), size);
-                headers.push(("Content-Range", value));
+                headers.push(("Content-Range", value.into()));
                 (206, part.start, part.length())
             }
             Selection::Unsatisfiable => {
                 let mut value = String::new();
                 range::push_content_range(&mut value, None, size);
                 let mut response = error_response(ErrorCode::RangeInvalid);
-                response.headers.push(("Content-Range", value));
+                response.headers.push(("Content-Range", value.into()));
                 return Ok(response);
             }
         };
@@ -208,7 +208,7 @@ impl Registry {
             path.push_str("/tags/list");
             response
                 .headers
-                .push(("Link", next_link(&path, shown.len(), last)));
+                .push(("Link", next_link(&path, shown.len(), last).into()));
         }
         Ok(response)
     }
@@ -224,7 +224,7 @@ impl Registry {
         if let Some(last) = next {
             response
                 .headers
-                .push(("Link", next_link("/v2/_catalog", shown.len(), last)));
+                .push(("Link", next_link("/v2/_catalog", shown.len(), last).into()));
         }
         response
     }
@@ -249,7 +249,7 @@ impl Registry {
         if artifact_type.is_some() {
             response
                 .headers
-                .push(("OCI-Filters-Applied", "artifactType".to_string()));
+                .push(("OCI-Filters-Applied", "artifactType".into()));
         }
         response
     }
@@ -371,10 +371,10 @@ fn push_descriptor(out: &mut String, referrer: &Referrer) {
     out.push('}');
 }
 
-fn json_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+fn json_response(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     Response {
         status,
-        headers: vec![("Content-Type", content_type.to_string())],
+        headers: vec![("Content-Type", content_type.into())],
         body: Body::Bytes(body),
     }
 }
@@ -385,7 +385,7 @@ fn error_response(code: ErrorCode) -> Response {
     push_error_body(&mut body, code, None);
     let mut response = json_response(code.status(), "application/json", body.into_bytes());
     if code == ErrorCode::Unsupported {
-        response.headers.push(("Allow", "GET, HEAD".to_string()));
+        response.headers.push(("Allow", "GET, HEAD".into()));
     }
     response
 }
