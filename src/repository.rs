@@ -77,7 +77,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// brings its own copy of insert, search and drop into the binary, so one type serves all.
 type Index = BTreeMap<String, usize>;
 
-/// A digest's number: its position in [`Repositories::manifests`] (and in the loader's nodes).
+/// A digest's number: its position in [`Repositories::nodes`].
 type Id = usize;
 
 /// A manifest (image manifest, image index, manifest list, artifact) the layout stores.
@@ -140,8 +140,9 @@ static UNNAMED: Scope = Scope {
 pub struct Repositories {
     /// Every valid digest the layout names (manifests, blobs, subjects) → its [`Id`].
     ids: Index,
-    /// By [`Id`]: the manifest loaded under that digest, if one was.
-    manifests: Vec<Option<ManifestInfo>>,
+    /// By [`Id`]: the manifest loaded under that digest, if one was (and its links, which
+    /// served their purpose at start-up: keeping them costs less code than dropping them).
+    nodes: Vec<Node>,
     /// (subject, referrer, the referrer's own id), in the order found.
     referrers: Vec<(Id, Id, Referrer)>,
     /// What every repository has: bare tags of unnamed entries, and unnamed entries.
@@ -222,7 +223,7 @@ impl Repositories {
         }
         Ok(Repositories {
             ids: graph.ids,
-            manifests: graph.nodes.into_iter().map(|node| node.manifest).collect(),
+            nodes: graph.nodes,
             referrers: graph.referrers,
             every,
             names,
@@ -268,14 +269,14 @@ impl Repositories {
     pub fn resolve(&self, name: &str, tag: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
         let id = scope.tags.get(tag).or_else(|| self.every.tags.get(tag))?;
-        self.manifests.get(*id)?.as_ref()
+        self.nodes.get(*id)?.manifest.as_ref()
     }
 
     /// The manifest `digest` if it is on disk and reachable under `name` (end-3 by digest).
     pub fn manifest(&self, name: &str, digest: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
         let id = *self.ids.get(digest)?;
-        let info = self.manifests.get(id)?.as_ref()?;
+        let info = self.nodes.get(id)?.manifest.as_ref()?;
         self.reaches(scope, id).then_some(info)
     }
 
