@@ -50,27 +50,30 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
         order.insert(key, listed.len());
         listed.push((number, entry.path()));
     }
-    let numbered: Vec<&(u64, PathBuf)> = order.values().filter_map(|&at| listed.get(at)).collect();
-    if numbered.is_empty() {
+    if order.is_empty() {
         return Err(Failure::at(Error::NoChunks, dir));
     }
+    let mut paths = Vec::with_capacity(order.len());
     let mut total_bytes = 0u64;
-    for (expected, (number, path)) in (0u64..).zip(numbered.iter().copied()) {
-        if *number != expected {
-            let error = if *number < expected {
+    for (expected, &at) in (0u64..).zip(order.values()) {
+        let Some((number, path)) = listed.get_mut(at).map(std::mem::take) else {
+            continue;
+        };
+        if number != expected {
+            let error = if number < expected {
                 Error::ChunkDuplicate
             } else {
                 Error::ChunkMissing
             };
-            return Err(Failure::at(error, &missing_or(path, dir, expected, error)));
+            return Err(Failure::at(error, &missing_or(&path, dir, expected, error)));
         }
-        let meta = fs::metadata(path).map_err(|e| Failure::io(Error::ChunkRead, path, e))?;
+        let meta = fs::metadata(&path).map_err(|e| Failure::io(Error::ChunkRead, &path, e))?;
         if !meta.is_file() {
-            return Err(Failure::at(Error::ChunkRead, path));
+            return Err(Failure::at(Error::ChunkRead, &path));
         }
         total_bytes += meta.len();
+        paths.push(path);
     }
-    let paths = numbered.into_iter().map(|(_, path)| path.clone()).collect();
     Ok(Chunks { paths, total_bytes })
 }
 
