@@ -75,9 +75,10 @@ impl<'a> Digest<'a> {
         let Some((algorithm, encoded)) = text.split_once(':') else {
             return false;
         };
-        let components_ok = algorithm.split(['+', '.', '_', '-']).all(|c| {
+        let separator = |b: &u8| matches!(b, b'+' | b'.' | b'_' | b'-');
+        let components_ok = algorithm.as_bytes().split(separator).all(|c| {
             !c.is_empty()
-                && c.bytes()
+                && c.iter()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
         let encoded_ok = !encoded.is_empty()
