@@ -81,7 +81,7 @@ fn repository_path(path: &str) -> String {
 }
 
 fn is_host(component: &str) -> bool {
-    component.contains(['.', ':'])
+    component.bytes().any(|b| b == b'.' || b == b':')
         || component == "localhost"
         || component.bytes().any(|b| b.is_ascii_uppercase())
 }
@@ -114,7 +114,7 @@ pub fn entry_names(
     containerd_name: Option<&str>,
 ) -> Vec<EntryName> {
     let mut names = Vec::new();
-    let bare_tag = ref_name.filter(|text| !text.contains(['/', ':', '@']));
+    let bare_tag = ref_name.filter(|text| !text.bytes().any(|b| matches!(b, b'/' | b':' | b'@')));
     let references = [
         ref_name.filter(|_| bare_tag.is_none()),
         base_name,

@@ -212,7 +212,8 @@ fn origin_form(target: &str) -> &str {
     let Some(rest) = after_scheme else {
         return target;
     };
-    match rest.find(['/', '?', '#']).and_then(|at| rest.get(at..)) {
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#'));
+    match end.and_then(|at| rest.get(at..)) {
         Some(path) if path.starts_with('/') => path,
         _ => "/",
     }
