@@ -132,21 +132,23 @@ pub fn entry_names(
             add(&mut names, repository, Some(tag));
         }
     }
-    let tagged: Vec<Repository> = names
-        .iter()
-        .filter(|n| n.tag.is_some())
-        .map(|n| n.repository.clone())
-        .collect();
-    names.retain(|n| n.tag.is_some() || !tagged.contains(&n.repository));
     names
 }
 
+/// Adds a name unless it is there; an untagged name only when no tagged one has its
+/// repository, and a tagged one replaces the untagged one of its repository.
 fn add(names: &mut Vec<EntryName>, repository: Repository, tag: Option<&str>) {
     let name = EntryName {
         repository,
         tag: tag.map(str::to_string),
     };
-    if !names.contains(&name) {
+    let same_repository = |n: &EntryName| n.repository == name.repository;
+    if name.tag.is_none() {
+        if !names.iter().any(same_repository) {
+            names.push(name);
+        }
+    } else if !names.contains(&name) {
+        names.retain(|n| n.tag.is_some() || !same_repository(n));
         names.push(name);
     }
 }
