@@ -518,10 +518,13 @@ fn annotations(document: &Json) -> Vec<(String, String)> {
             last.insert(key.clone(), at);
         }
     }
-    let value = |at: usize| members.get(at)?.1.as_str().map(str::to_string);
-    last.into_iter()
-        .filter_map(|(key, at)| Some((key, value(at)?)))
-        .collect()
+    let mut sorted = Vec::with_capacity(last.len());
+    for (key, at) in last {
+        if let Some((_, Json::String(value))) = members.get(at) {
+            sorted.push((key, value.clone()));
+        }
+    }
+    sorted
 }
 
 /// The platform of an index's child `descriptor`, if it names one.
