@@ -283,14 +283,11 @@ pub fn parse_head(bytes: &[u8]) -> Parsed {
     let (Some(method), Some(target)) = (parsed.method, parsed.path) else {
         return Parsed::Invalid;
     };
-    let headers = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            let value = String::from_utf8_lossy(h.value).trim().to_string();
-            (h.name.to_ascii_lowercase(), value)
-        })
-        .collect();
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let value = String::from_utf8_lossy(h.value).trim().to_string();
+        headers.push((h.name.to_ascii_lowercase(), value));
+    }
     let request = Request {
         method: method.to_string(),
         target: target.to_string(),

@@ -290,18 +290,14 @@ fn without_weak_prefixes(mut tag: &str) -> &str {
 
 /// Every media type named by the `Accept` header lines (several lines are one list).
 fn accepted_types(request: &Request) -> Vec<String> {
-    request
-        .header_list("accept")
-        .iter()
-        .map(|item| {
-            item.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
+    let mut types = Vec::new();
+    for item in request.header_list("accept") {
+        let media_type = item.split(';').next().unwrap_or_default().trim();
+        if !media_type.is_empty() {
+            types.push(media_type.to_ascii_lowercase());
+        }
+    }
+    types
 }
 
 /// The page of `items` (sorted) after `last`, at most `n`; and the last item shown when more

@@ -294,11 +294,13 @@ impl Repositories {
         let (Some(scope), Some(&subject)) = (self.scope(name), self.ids.get(subject)) else {
             return Vec::new();
         };
-        self.referrers
-            .iter()
-            .filter(|&&(of, id, _)| of == subject && self.reaches(scope, id))
-            .map(|(_, _, referrer)| referrer)
-            .collect()
+        let mut found = Vec::new();
+        for (of, id, referrer) in &self.referrers {
+            if *of == subject && self.reaches(scope, *id) {
+                found.push(referrer);
+            }
+        }
+        found
     }
 
     fn scope(&self, name: &str) -> Option<&Scope> {
