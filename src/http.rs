@@ -64,7 +64,9 @@ impl Request {
     pub fn header_list(&self, name: &str) -> Vec<&str> {
         let mut items = Vec::new();
         for (_, value) in self.headers.iter().filter(|(n, _)| n == name) {
-            items.extend(value.split(',').map(str::trim));
+            for item in value.split(',') {
+                items.push(item.trim());
+            }
         }
         items
     }

@@ -124,7 +124,10 @@ pub fn entry_names(
         add(&mut names, Repository::Named(image.name), image.tag);
     }
     if let Some(tag) = bare_tag.filter(|tag| valid_tag(tag)) {
-        let named: Vec<Repository> = names.iter().map(|n| n.repository.clone()).collect();
+        let mut named = Vec::with_capacity(names.len());
+        for name in &names {
+            named.push(name.repository.clone());
+        }
         if named.is_empty() {
             add(&mut names, Repository::Every, Some(tag));
         }
