@@ -93,18 +93,18 @@ impl Registry {
         let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
         let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
         let mut headers = vec![
-            ("Content-Type", info.media_type.clone().into()),
             ("Docker-Content-Digest", info.digest.clone().into()),
             ("ETag", quoted(&info.digest).into()),
         ];
+        // A 304 has no Content-Type; a 200 has it first.
         if is_not_modified(request, &info.digest) {
-            headers.retain(|(name, _)| *name != "Content-Type");
             return Ok(Response {
                 status: 304,
                 headers,
                 body: Body::Bytes(Vec::new()),
             });
         }
+        headers.insert(0, ("Content-Type", info.media_type.clone().into()));
         let body = Body::File {
             file,
             offset: 0,
