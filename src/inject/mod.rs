@@ -99,7 +99,9 @@ fn unpack_into(
     crate::digest::push_hex(&mut hex, &digest);
     if digest != *checksum {
         let mut failure = Failure::at(Error::ChecksumMismatch, init_root);
-        failure.detail = Some(["computed ", &hex].concat());
+        let mut detail = String::from("computed ");
+        detail.push_str(&hex);
+        failure.detail = Some(detail);
         return Err(failure);
     }
     let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
