@@ -80,7 +80,15 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
 /// For a gap, names the chunk that is missing; for a duplicate, the second file.
 fn missing_or(path: &Path, dir: &Path, expected: u64, error: Error) -> PathBuf {
     if error == Error::ChunkMissing {
-        dir.join(format!("{PREFIX}{expected:03}"))
+        // `{PREFIX}{expected:03}`, without `format!`.
+        let mut name = String::from(PREFIX);
+        for width in [100, 10] {
+            if expected < width {
+                name.push('0');
+            }
+        }
+        crate::range::push_decimal(&mut name, expected);
+        dir.join(name)
     } else {
         path.to_path_buf()
     }
@@ -184,6 +192,15 @@ impl Read for ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_chunk_is_named_with_three_digits_at_least() {
+        for n in [0u64, 7, 42, 999, 1000, 123_456_789] {
+            let path = missing_or(Path::new("x"), Path::new("/init"), n, Error::ChunkMissing);
+            let want = format!("/init/{PREFIX}{n:03}");
+            assert_eq!(path, PathBuf::from(want), "{n}");
+        }
+    }
 
     #[test]
     fn chunk_numbers() {
