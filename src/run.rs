@@ -63,14 +63,18 @@ fn print_extracted(summary: &inject::Summary) {
 /// Builds the repository map once, then serves the registry until SIGTERM/SIGINT.
 fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
     let repositories = Repositories::load(root)?;
-    let registry = Registry::new(root.to_path_buf(), repositories);
+    // The registry serves until the process exits (or a failure below ends it): leaked at
+    // once, it needs no drop code.
+    let registry: &'static Registry =
+        Box::leak(Box::new(Registry::new(root.to_path_buf(), repositories)));
     let listener = http::bind(bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     println!("listening on {address}");
-    // The registry serves until the process exits: leaked, it needs no drop code.
-    let handler = Box::leak(Box::new(move |request: &Request| registry.handle(request)));
-    http::serve(listener, handler);
+    http::serve(
+        listener,
+        Box::leak(Box::new(|request: &Request| registry.handle(request))),
+    );
     Ok(())
 }
