@@ -209,18 +209,7 @@ impl Repositories {
             next += 1;
             graph.load(id, digest, declared.as_deref(), depth);
         }
-        let mut budget = MAX_STEPS;
-        let mut in_every = vec![false; graph.nodes.len()];
-        every.close(&graph.nodes, &mut in_every, None, &mut budget);
-        let mut marks = vec![false; graph.nodes.len()];
-        for scope in &mut scopes {
-            scope.close(&graph.nodes, &mut marks, Some(&in_every), &mut budget);
-            for &id in &scope.reachable {
-                if let Some(mark) = marks.get_mut(id) {
-                    *mark = false;
-                }
-            }
-        }
+        close(&mut every, &mut scopes, &graph.nodes);
         Ok(Repositories {
             ids: graph.ids,
             nodes: graph.nodes,
@@ -354,6 +343,23 @@ impl Scope {
         }
         // A heap sort: `sort_unstable` is kilobytes more code in the stable build.
         self.reachable = BinaryHeap::from(std::mem::take(&mut self.reachable)).into_sorted_vec();
+    }
+}
+
+/// Closes every scope over the links of `nodes`: first what every repository has, then each
+/// named repository, which leaves out what every repository has.
+fn close(every: &mut Scope, scopes: &mut [Scope], nodes: &[Node]) {
+    let mut budget = MAX_STEPS;
+    let mut in_every = vec![false; nodes.len()];
+    every.close(nodes, &mut in_every, None, &mut budget);
+    let mut marks = vec![false; nodes.len()];
+    for scope in scopes {
+        scope.close(nodes, &mut marks, Some(&in_every), &mut budget);
+        for &id in &scope.reachable {
+            if let Some(mark) = marks.get_mut(id) {
+                *mark = false;
+            }
+        }
     }
 }
 
