@@ -5,10 +5,11 @@
 # Limits in bytes: today's size + 8 KiB (8192), so that growth is a decision, not an accident;
 # the gate prints that figure for every binary. Lower a limit whenever a binary shrinks.
 # Issue 4's budgets are 524288 (stable, 512 KiB) and 131072 (each dist binary, 128 KiB); the
-# full registry (issue 3) took the binaries past them, and issue 4 is to bring them back under.
-MAX_STABLE_AMD64=602256   # stable x86_64 musl: 594,064 on 2026-11-29
-MAX_DIST_AMD64=209432     # dist/zarf-injector-amd64 (nightly): 201,240 on 2026-11-29
-MAX_DIST_ARM64=198448     # dist/zarf-injector-arm64 (nightly): 190,256 on 2026-11-29
+# full registry (issue 3) took the binaries past them, and the code shrink of issue 4 brought
+# them part of the way back (docs/SIZE.md, "Size decisions in the code").
+MAX_STABLE_AMD64=544912   # stable x86_64 musl: 536,720 on 2026-11-29
+MAX_DIST_AMD64=155960     # dist/zarf-injector-amd64 (nightly): 147,768 on 2026-11-29
+MAX_DIST_ARM64=154352     # dist/zarf-injector-arm64 (nightly): 146,160 on 2026-11-29
 
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,7 +5,8 @@
 //! [`Digest::parse`] is safe to join to a path.
 
 use crate::error::Error;
-use sha2::{Digest as _, Sha256, Sha512};
+use crate::sha512::Sha512;
+use sha2::{Digest as _, Sha256};
 
 /// A hash algorithm of the OCI image spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,9 +75,10 @@ impl<'a> Digest<'a> {
         let Some((algorithm, encoded)) = text.split_once(':') else {
             return false;
         };
-        let components_ok = algorithm.split(['+', '.', '_', '-']).all(|c| {
+        let separator = |b: &u8| matches!(b, b'+' | b'.' | b'_' | b'-');
+        let components_ok = algorithm.as_bytes().split(separator).all(|c| {
             !c.is_empty()
-                && c.bytes()
+                && c.iter()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
         let encoded_ok = !encoded.is_empty()
@@ -140,6 +142,16 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
     for &b in bytes {
         out.push(hex_digit(b >> 4));
         out.push(hex_digit(b & 15));
+    }
+}
+
+/// The value of a hexadecimal digit, either case (the one decoder of cli, route and json).
+pub fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 

@@ -13,12 +13,12 @@
 
 use crate::error::{Error, Failure};
 use crate::sys;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The largest request head (request line and headers) accepted; larger gets 431.
@@ -50,27 +50,32 @@ pub struct Request {
 }
 
 impl Request {
-    /// The values of every header named `name` (lowercase).
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// The first value of the header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .filter(move |(n, _)| n == name)
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 
-    /// The first value of the header `name` (lowercase).
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        self.header_values(name).next()
+    /// The items of the comma-separated list in every header line named `name` (lowercase),
+    /// trimmed, empty ones included: several lines are one list (RFC 9110 §5.3). One function
+    /// for every list header keeps one copy of the splitting code in the binary.
+    pub fn header_list(&self, name: &str) -> Vec<&str> {
+        let mut items = Vec::new();
+        for (_, value) in self.headers.iter().filter(|(n, _)| n == name) {
+            for item in value.split(',') {
+                items.push(item.trim());
+            }
+        }
+        items
     }
 
     /// Whether the connection ends after this request: asked for, HTTP/1.0 without
     /// keep-alive, or a request body we do not read.
     fn ends_connection(&self) -> bool {
-        let has_token = |token: &str| {
-            self.header_values("connection")
-                .flat_map(|v| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(token))
-        };
+        let tokens = self.header_list("connection");
+        let has_token = |token: &str| tokens.iter().any(|t| t.eq_ignore_ascii_case(token));
         let has_body = self.header("transfer-encoding").is_some()
             || self.header("content-length").is_some_and(|v| v != "0");
         has_token("close") || (self.http10 && !has_token("keep-alive")) || has_body
@@ -108,7 +113,7 @@ pub struct Response {
     /// The status code.
     pub status: u16,
     /// Header names and values.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The body; for HEAD its length is announced and nothing is sent.
     pub body: Body,
 }
@@ -126,15 +131,16 @@ struct Load {
     busy: AtomicUsize,
 }
 
+/// A request handler shared by every connection's thread.
+pub type Handler = dyn Fn(&Request) -> Response + Sync;
+
 /// Accepts connections until SIGTERM/SIGINT, answering each request with `handler`; then
-/// lets requests in flight finish for a grace period and returns.
-pub fn serve<H>(listener: TcpListener, handler: H)
-where
-    H: Fn(&Request) -> Response + Send + Sync + 'static,
-{
+/// lets requests in flight finish for a grace period and returns. The handler and the
+/// counters live as long as the process (`'static`, leaked): no reference counting and no
+/// drop code is needed for them.
+pub fn serve(listener: TcpListener, handler: &'static Handler) {
     sys::wake_on_termination(&listener);
-    let handler = Arc::new(handler);
-    let load = Arc::new(Load::default());
+    let load: &'static Load = Box::leak(Box::default());
     for stream in listener.incoming() {
         if sys::terminating() {
             break;
@@ -145,13 +151,11 @@ where
             load.connections.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        let handler = Arc::clone(&handler);
-        let load_here = Arc::clone(&load);
         let spawned = std::thread::Builder::new()
             .stack_size(128 << 10)
             .spawn(move || {
-                let _ = connection(stream, &*handler, &load_here);
-                load_here.connections.fetch_sub(1, Ordering::AcqRel);
+                let _ = connection(stream, handler, load);
+                load.connections.fetch_sub(1, Ordering::AcqRel);
             });
         if spawned.is_err() {
             load.connections.fetch_sub(1, Ordering::AcqRel);
@@ -164,11 +168,7 @@ where
 }
 
 /// Serves requests on one connection until it closes, errs, idles out or the server stops.
-fn connection(
-    mut stream: TcpStream,
-    handler: &dyn Fn(&Request) -> Response,
-    load: &Load,
-) -> io::Result<()> {
+fn connection(mut stream: TcpStream, handler: &Handler, load: &Load) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
     let mut buffer = vec![0u8; MAX_HEAD];
@@ -285,14 +285,11 @@ pub fn parse_head(bytes: &[u8]) -> Parsed {
     let (Some(method), Some(target)) = (parsed.method, parsed.path) else {
         return Parsed::Invalid;
     };
-    let headers = parsed
-        .headers
-        .iter()
-        .map(|h| {
-            let value = String::from_utf8_lossy(h.value).trim().to_string();
-            (h.name.to_ascii_lowercase(), value)
-        })
-        .collect();
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let value = String::from_utf8_lossy(h.value).trim().to_string();
+        headers.push((h.name.to_ascii_lowercase(), value));
+    }
     let request = Request {
         method: method.to_string(),
         target: target.to_string(),

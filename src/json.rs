@@ -5,6 +5,7 @@
 //! must be valid UTF-8 with valid escapes, and nothing panics. Numbers are kept as their text
 //! and converted on demand, so sizes up to `u64::MAX` stay exact.
 
+use crate::digest::hex_value;
 use crate::error::Error;
 
 /// The largest document accepted (manifests are kilobytes; the spec's limit is 4 MiB).
@@ -286,10 +287,8 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Result<u32, Error> {
         let mut value = 0;
         for _ in 0..4 {
-            let digit = char::from(self.next()?)
-                .to_digit(16)
-                .ok_or(Error::JsonInvalid)?;
-            value = value << 4 | digit;
+            let digit = hex_value(self.next()?).ok_or(Error::JsonInvalid)?;
+            value = value << 4 | u32::from(digit);
         }
         Ok(value)
     }

@@ -45,17 +45,24 @@ pub fn read_json(path: &Path, limit: usize, missing: Error) -> Result<Json, Fail
 }
 
 /// Reads a whole file of at most `limit` bytes (else [`Error::JsonTooLarge`]); `missing` is
-/// the error if it cannot be read.
+/// the error if it cannot be read. (A plain loop: `Read::take` + `read_to_end` cost ~0.8 KB
+/// more in the binary.)
 pub fn read_limited(path: &Path, limit: usize, missing: Error) -> Result<Vec<u8>, Failure> {
-    let file = File::open(path).map_err(|e| Failure::io(missing, path, e))?;
+    let mut file = File::open(path).map_err(|e| Failure::io(missing, path, e))?;
     let mut bytes = Vec::new();
-    file.take(limit as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::io(missing, path, e))?;
-    if bytes.len() > limit {
-        return Err(Failure::at(Error::JsonTooLarge, path));
+    let mut buffer = [0u8; 8192];
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::io(missing, path, e)),
+        };
+        bytes.extend_from_slice(buffer.get(..n).unwrap_or_default());
+        if bytes.len() > limit {
+            return Err(Failure::at(Error::JsonTooLarge, path));
+        }
     }
-    Ok(bytes)
 }
 
 fn check_index(root: &Path, index: &Json, at: &Path, depth: usize) -> Result<(), Failure> {

@@ -44,4 +44,5 @@ pub mod registry;
 pub mod repository;
 pub mod route;
 pub mod run;
+pub mod sha512;
 pub mod sys;

@@ -81,7 +81,7 @@ fn repository_path(path: &str) -> String {
 }
 
 fn is_host(component: &str) -> bool {
-    component.contains(['.', ':'])
+    component.bytes().any(|b| b == b'.' || b == b':')
         || component == "localhost"
         || component.bytes().any(|b| b.is_ascii_uppercase())
 }
@@ -114,7 +114,7 @@ pub fn entry_names(
     containerd_name: Option<&str>,
 ) -> Vec<EntryName> {
     let mut names = Vec::new();
-    let bare_tag = ref_name.filter(|text| !text.contains(['/', ':', '@']));
+    let bare_tag = ref_name.filter(|text| !text.bytes().any(|b| matches!(b, b'/' | b':' | b'@')));
     let references = [
         ref_name.filter(|_| bare_tag.is_none()),
         base_name,
@@ -124,7 +124,10 @@ pub fn entry_names(
         add(&mut names, Repository::Named(image.name), image.tag);
     }
     if let Some(tag) = bare_tag.filter(|tag| valid_tag(tag)) {
-        let named: Vec<Repository> = names.iter().map(|n| n.repository.clone()).collect();
+        let mut named = Vec::with_capacity(names.len());
+        for name in &names {
+            named.push(name.repository.clone());
+        }
         if named.is_empty() {
             add(&mut names, Repository::Every, Some(tag));
         }
@@ -132,21 +135,23 @@ pub fn entry_names(
             add(&mut names, repository, Some(tag));
         }
     }
-    let tagged: Vec<Repository> = names
-        .iter()
-        .filter(|n| n.tag.is_some())
-        .map(|n| n.repository.clone())
-        .collect();
-    names.retain(|n| n.tag.is_some() || !tagged.contains(&n.repository));
     names
 }
 
+/// Adds a name unless it is there; an untagged name only when no tagged one has its
+/// repository, and a tagged one replaces the untagged one of its repository.
 fn add(names: &mut Vec<EntryName>, repository: Repository, tag: Option<&str>) {
     let name = EntryName {
         repository,
         tag: tag.map(str::to_string),
     };
-    if !names.contains(&name) {
+    let same_repository = |n: &EntryName| n.repository == name.repository;
+    if name.tag.is_none() {
+        if !names.iter().any(same_repository) {
+            names.push(name);
+        }
+    } else if !names.contains(&name) {
+        names.retain(|n| n.tag.is_some() || !same_repository(n));
         names.push(name);
     }
 }

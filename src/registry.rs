@@ -50,7 +50,7 @@ impl Registry {
         let mut response = answer.unwrap_or_else(error_response);
         response
             .headers
-            .push(("Docker-Distribution-API-Version", API_VERSION.to_string()));
+            .push(("Docker-Distribution-API-Version", API_VERSION.into()));
         response
     }
 
@@ -93,18 +93,18 @@ impl Registry {
         let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
         let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
         let mut headers = vec![
-            ("Content-Type", info.media_type.clone()),
-            ("Docker-Content-Digest", info.digest.clone()),
-            ("ETag", quoted(&info.digest)),
+            ("Docker-Content-Digest", info.digest.clone().into()),
+            ("ETag", quoted(&info.digest).into()),
         ];
+        // A 304 has no Content-Type; a 200 has it first.
         if is_not_modified(request, &info.digest) {
-            headers.retain(|(name, _)| *name != "Content-Type");
             return Ok(Response {
                 status: 304,
                 headers,
                 body: Body::Bytes(Vec::new()),
             });
         }
+        headers.insert(0, ("Content-Type", info.media_type.clone().into()));
         let body = Body::File {
             file,
             offset: 0,
@@ -153,10 +153,10 @@ impl Registry {
         }
         let (file, size) = self.open_blob(digest).ok_or(ErrorCode::BlobUnknown)?;
         let mut headers = vec![
-            ("Content-Type", "application/octet-stream".to_string()),
-            ("Docker-Content-Digest", text.to_string()),
-            ("ETag", quoted(text)),
-            ("Accept-Ranges", "bytes".to_string()),
+            ("Content-Type", "application/octet-stream".into()),
+            ("Docker-Content-Digest", text.to_string().into()),
+            ("ETag", quoted(text).into()),
+            ("Accept-Ranges", "bytes".into()),
         ];
         // Range applies to GET only, and If-Range with another validator voids it (RFC 9110
         // §13.1.5, §14.2).
@@ -174,14 +174,14 @@ impl Registry {
             Selection::Part(part) => {
                 let mut value = String::new();
                 range::push_content_range(&mut value, Some(part), size);
-                headers.push(("Content-Range", value));
+                headers.push(("Content-Range", value.into()));
                 (206, part.start, part.length())
             }
             Selection::Unsatisfiable => {
                 let mut value = String::new();
                 range::push_content_range(&mut value, None, size);
                 let mut response = error_response(ErrorCode::RangeInvalid);
-                response.headers.push(("Content-Range", value));
+                response.headers.push(("Content-Range", value.into()));
                 return Ok(response);
             }
         };
@@ -208,7 +208,7 @@ impl Registry {
             path.push_str("/tags/list");
             response
                 .headers
-                .push(("Link", next_link(&path, shown.len(), last)));
+                .push(("Link", next_link(&path, shown.len(), last).into()));
         }
         Ok(response)
     }
@@ -224,7 +224,7 @@ impl Registry {
         if let Some(last) = next {
             response
                 .headers
-                .push(("Link", next_link("/v2/_catalog", shown.len(), last)));
+                .push(("Link", next_link("/v2/_catalog", shown.len(), last).into()));
         }
         response
     }
@@ -249,7 +249,7 @@ impl Registry {
         if artifact_type.is_some() {
             response
                 .headers
-                .push(("OCI-Filters-Applied", "artifactType".to_string()));
+                .push(("OCI-Filters-Applied", "artifactType".into()));
         }
         response
     }
@@ -273,26 +273,38 @@ fn quoted(text: &str) -> String {
 /// Whether `If-None-Match` names this digest's ETag (or `*`).
 fn is_not_modified(request: &Request, digest: &str) -> bool {
     request
-        .header_values("if-none-match")
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .header_list("if-none-match")
+        .iter()
+        .map(|t| opaque_tag(t))
         .any(|t| t == digest || t == "*")
+}
+
+/// The opaque tag of an entity tag: `tag` without its leading `W/` prefixes and the `"`s
+/// around it. That is `trim_start_matches("W/")` then `trim_matches('"')`, without the
+/// substring and character searchers those bring into the binary (~1 KB).
+fn opaque_tag(mut tag: &str) -> &str {
+    while let Some(rest) = tag.strip_prefix("W/") {
+        tag = rest;
+    }
+    while let Some(rest) = tag.strip_prefix('"') {
+        tag = rest;
+    }
+    while let Some(rest) = tag.strip_suffix('"') {
+        tag = rest;
+    }
+    tag
 }
 
 /// Every media type named by the `Accept` header lines (several lines are one list).
 fn accepted_types(request: &Request) -> Vec<String> {
-    request
-        .header_values("accept")
-        .flat_map(|v| v.split(','))
-        .map(|item| {
-            item.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
+    let mut types = Vec::new();
+    for item in request.header_list("accept") {
+        let media_type = item.split(';').next().unwrap_or_default().trim();
+        if !media_type.is_empty() {
+            types.push(media_type.to_ascii_lowercase());
+        }
+    }
+    types
 }
 
 /// The page of `items` (sorted) after `last`, at most `n`; and the last item shown when more
@@ -362,10 +374,10 @@ fn push_descriptor(out: &mut String, referrer: &Referrer) {
     out.push('}');
 }
 
-fn json_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+fn json_response(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     Response {
         status,
-        headers: vec![("Content-Type", content_type.to_string())],
+        headers: vec![("Content-Type", content_type.into())],
         body: Body::Bytes(body),
     }
 }
@@ -376,7 +388,34 @@ fn error_response(code: ErrorCode) -> Response {
     push_error_body(&mut body, code, None);
     let mut response = json_response(code.status(), "application/json", body.into_bytes());
     if code == ErrorCode::Unsupported {
-        response.headers.push(("Allow", "GET, HEAD".to_string()));
+        response.headers.push(("Allow", "GET, HEAD".into()));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opaque_tags_are_what_trim_matches_gives() {
+        let tags = [
+            "W/\"a\"",
+            "W/W/\"a\"",
+            "\"a\"",
+            "w/\"a\"",
+            "W/",
+            "",
+            "WW/\"a\"",
+            "\"\"a\"\"",
+            "\"",
+            "\"\"\"",
+            "a\"b",
+            "*",
+        ];
+        for tag in tags {
+            let want = tag.trim_start_matches("W/").trim_matches('"');
+            assert_eq!(opaque_tag(tag), want, "{tag}");
+        }
+    }
 }

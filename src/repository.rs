@@ -56,7 +56,7 @@ use crate::json::{self, Json};
 use crate::layout;
 use crate::reference::{entry_names, Repository};
 use crate::route::{valid_media_type, valid_name};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
 
 /// How many links (index → manifest, manifest → subject) are followed below `index.json`.
@@ -71,6 +71,14 @@ const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The one map type of this module: digests, repository names, tags and annotation keys all
+/// map to an index (of a digest, a repository, a manifest, a member). Each `BTreeMap<K, V>`
+/// brings its own copy of insert, search and drop into the binary, so one type serves all.
+type Index = BTreeMap<String, usize>;
+
+/// A digest's number: its position in [`Repositories::nodes`].
+type Id = usize;
 
 /// A manifest (image manifest, image index, manifest list, artifact) the layout stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,28 +124,33 @@ pub struct Referrer {
 /// The tags of one repository (or of every repository) and what it reaches.
 #[derive(Default)]
 struct Scope {
-    /// Tag → manifest digest.
-    tags: BTreeMap<String, String>,
-    /// Digests of every manifest and blob reachable.
-    reachable: BTreeSet<String>,
+    /// Tag → the manifest it names; only manifests that were loaded.
+    tags: Index,
+    /// Every manifest and blob reachable, sorted (while loading: the entries, unsorted).
+    reachable: Vec<Id>,
 }
 
 /// The scope of a name in a layout that names no repository: only what every repository has.
 static UNNAMED: Scope = Scope {
     tags: BTreeMap::new(),
-    reachable: BTreeSet::new(),
+    reachable: Vec::new(),
 };
 
 /// Every repository the layout serves, with its tags, manifests, blobs and referrers.
 pub struct Repositories {
-    /// Every manifest loaded, by digest.
-    manifests: BTreeMap<String, ManifestInfo>,
-    /// Subject digest → the manifests that refer to it.
-    referrers: BTreeMap<String, Vec<Referrer>>,
+    /// Every valid digest the layout names (manifests, blobs, subjects) → its [`Id`].
+    ids: Index,
+    /// By [`Id`]: the manifest loaded under that digest, if one was (and its links, which
+    /// served their purpose at start-up: keeping them costs less code than dropping them).
+    nodes: Vec<Node>,
+    /// (subject, referrer, the referrer's own id), in the order found.
+    referrers: Vec<(Id, Id, Referrer)>,
     /// What every repository has: bare tags of unnamed entries, and unnamed entries.
     every: Scope,
-    /// Named repositories; a digest in `every` is not repeated here.
-    named: BTreeMap<String, Scope>,
+    /// Named repository → its position in `scopes`.
+    names: Index,
+    /// Named repositories; an id in `every` is not repeated here.
+    scopes: Vec<Scope>,
 }
 
 impl Repositories {
@@ -150,57 +163,67 @@ impl Repositories {
         let entries = entries.ok_or_else(|| Failure::at(Error::LayoutIndex, &index_path))?;
         let mut graph = Graph {
             root,
-            manifests: BTreeMap::new(),
-            links: BTreeMap::new(),
-            referrers: BTreeMap::new(),
-            seen: BTreeSet::new(),
-            queue: VecDeque::new(),
+            ids: Index::new(),
+            nodes: Vec::new(),
+            referrers: Vec::new(),
+            queued: 0,
+            queue: Vec::new(),
         };
         let mut every = Scope::default();
-        let mut named: BTreeMap<String, Scope> = BTreeMap::new();
+        let mut names = Index::new();
+        let mut scopes: Vec<Scope> = Vec::new();
         for entry in entries {
-            let Some(digest) = graph.discover(entry, 0) else {
+            let Some(id) = graph.discover(entry, 0) else {
                 continue;
             };
-            let names = entry_names(
+            let entry_names = entry_names(
                 annotation(entry, REF_NAME),
                 annotation(entry, BASE_NAME),
                 annotation(entry, CONTAINERD_NAME),
             );
-            if names.is_empty() {
-                every.reachable.insert(digest.clone());
+            if entry_names.is_empty() {
+                every.reachable.push(id);
             }
-            for name in names {
+            for name in entry_names {
                 let scope = match name.repository {
-                    Repository::Named(name) => named.entry(name).or_default(),
-                    Repository::Every => &mut every,
+                    Repository::Named(name) => {
+                        let next = scopes.len();
+                        let at = *names.entry(name).or_insert(next);
+                        if at == next {
+                            scopes.push(Scope::default());
+                        }
+                        scopes.get_mut(at)
+                    }
+                    Repository::Every => Some(&mut every),
                 };
-                scope.reachable.insert(digest.clone());
+                let Some(scope) = scope else { continue };
+                scope.reachable.push(id);
                 if let Some(tag) = name.tag {
-                    scope.tags.insert(tag, digest.clone());
+                    scope.tags.insert(tag, id);
                 }
             }
         }
-        while let Some((digest, declared, depth)) = graph.queue.pop_front() {
-            graph.load(digest, declared.as_deref(), depth);
+        let mut next = 0;
+        while let Some(queued) = graph.queue.get_mut(next) {
+            let (id, digest, declared, depth) = std::mem::take(queued);
+            next += 1;
+            graph.load(id, digest, declared.as_deref(), depth);
         }
-        let mut budget = MAX_STEPS;
-        every.close(&graph, &BTreeSet::new(), &mut budget);
-        for scope in named.values_mut() {
-            scope.close(&graph, &every.reachable, &mut budget);
-        }
+        close(&mut every, &mut scopes, &graph.nodes);
         Ok(Repositories {
-            manifests: graph.manifests,
+            ids: graph.ids,
+            nodes: graph.nodes,
             referrers: graph.referrers,
             every,
-            named,
+            names,
+            scopes,
         })
     }
 
     /// The named repositories, sorted, for `/v2/_catalog` (Docker's catalog; the OCI spec has
     /// none). Empty when the layout names none.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.named.keys().map(String::as_str)
+        self.names.keys().map(String::as_str)
     }
 
     /// Whether `name` is a repository this registry serves: a named one, or, when the layout
@@ -210,116 +233,201 @@ impl Repositories {
     }
 
     /// The tags of `name`, sorted by byte order (end-8a); `None` if there is no such repository.
+    /// Both tag maps are sorted, so they are merged, not sorted (a sort is kilobytes of code
+    /// in the stable build).
     pub fn tags(&self, name: &str) -> Option<Vec<&str>> {
         let scope = self.scope(name)?;
-        let mut tags: Vec<&str> = scope
-            .tags
-            .keys()
-            .chain(self.every.tags.keys())
-            .map(String::as_str)
-            .collect();
-        tags.sort_unstable();
-        tags.dedup();
-        Some(tags)
+        let mut own = scope.tags.keys().peekable();
+        let mut every = self.every.tags.keys().peekable();
+        let mut tags = Vec::new();
+        loop {
+            let next = match (own.peek(), every.peek()) {
+                (Some(a), Some(b)) if a > b => every.next(),
+                (Some(a), Some(b)) if a == b => every.next().and(own.next()),
+                (Some(_), _) => own.next(),
+                (None, _) => every.next(),
+            };
+            match next {
+                Some(tag) => tags.push(tag.as_str()),
+                None => return Some(tags),
+            }
+        }
     }
 
     /// The manifest `name:tag` points at (end-3 by tag).
     pub fn resolve(&self, name: &str, tag: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
-        let digest = scope.tags.get(tag).or_else(|| self.every.tags.get(tag))?;
-        self.manifests.get(digest)
+        let id = scope.tags.get(tag).or_else(|| self.every.tags.get(tag))?;
+        self.nodes.get(*id)?.manifest.as_ref()
     }
 
     /// The manifest `digest` if it is on disk and reachable under `name` (end-3 by digest).
     pub fn manifest(&self, name: &str, digest: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
-        self.manifests
-            .get(digest)
-            .filter(|_| self.reaches(scope, digest))
+        let id = *self.ids.get(digest)?;
+        let info = self.nodes.get(id)?.manifest.as_ref()?;
+        self.reaches(scope, id).then_some(info)
     }
 
     /// Whether `digest` (config, layer, artifact blob or manifest) is reachable under `name`
     /// (end-2). The file itself is not checked.
     pub fn serves_blob(&self, name: &str, digest: &str) -> bool {
-        self.scope(name)
-            .is_some_and(|scope| self.reaches(scope, digest))
+        match (self.scope(name), self.ids.get(digest)) {
+            (Some(scope), Some(&id)) => self.reaches(scope, id),
+            _ => false,
+        }
     }
 
     /// The manifests reachable under `name` whose `subject` is `subject` (end-12a).
     pub fn referrers(&self, name: &str, subject: &str) -> Vec<&Referrer> {
-        let Some(scope) = self.scope(name) else {
+        let (Some(scope), Some(&subject)) = (self.scope(name), self.ids.get(subject)) else {
             return Vec::new();
         };
-        let all = self.referrers.get(subject).map(Vec::as_slice);
-        all.unwrap_or_default()
-            .iter()
-            .filter(|referrer| self.reaches(scope, &referrer.digest))
-            .collect()
+        let mut found = Vec::new();
+        for (of, id, referrer) in &self.referrers {
+            if *of == subject && self.reaches(scope, *id) {
+                found.push(referrer);
+            }
+        }
+        found
     }
 
     fn scope(&self, name: &str) -> Option<&Scope> {
-        match self.named.get(name) {
-            Some(scope) => Some(scope),
-            None if self.named.is_empty() && valid_name(name) => Some(&UNNAMED),
+        match self.names.get(name) {
+            Some(&at) => self.scopes.get(at),
+            None if self.names.is_empty() && valid_name(name) => Some(&UNNAMED),
             None => None,
         }
     }
 
-    fn reaches(&self, scope: &Scope, digest: &str) -> bool {
-        self.every.reachable.contains(digest) || scope.reachable.contains(digest)
+    fn reaches(&self, scope: &Scope, id: Id) -> bool {
+        self.every.reachable.binary_search(&id).is_ok()
+            || scope.reachable.binary_search(&id).is_ok()
     }
 }
 
 impl Scope {
-    /// Drops tags whose manifest was not loaded, and adds to `reachable` everything reachable
-    /// from it that `shared` does not already hold.
-    fn close(&mut self, graph: &Graph<'_>, shared: &BTreeSet<String>, budget: &mut usize) {
-        let mut pending: Vec<String> = self.reachable.iter().cloned().collect();
-        self.tags
-            .retain(|_, digest| graph.manifests.contains_key(digest));
-        while let Some(digest) = pending.pop() {
-            let links = graph.links.get(&digest).map(Vec::as_slice);
-            for link in links.unwrap_or_default() {
+    /// Drops tags whose manifest was not loaded, and turns `reachable` from the entries into
+    /// everything reachable from them that `shared` does not already hold, sorted. `marks`
+    /// (all false, one per node) marks what is reachable; it is left marked.
+    fn close(
+        &mut self,
+        nodes: &[Node],
+        marks: &mut [bool],
+        shared: Option<&[bool]>,
+        budget: &mut usize,
+    ) {
+        let loaded = |id: Id| nodes.get(id).is_some_and(|node| node.manifest.is_some());
+        let tags = std::mem::take(&mut self.tags);
+        for (tag, id) in tags {
+            if loaded(id) {
+                self.tags.insert(tag, id);
+            }
+        }
+        let mut pending = std::mem::take(&mut self.reachable);
+        pending.retain(|&id| mark(marks, id));
+        self.reachable = pending.clone();
+        'walk: while let Some(id) = pending.pop() {
+            let links = nodes.get(id).map(|node| node.links.as_slice());
+            for &link in links.unwrap_or_default() {
                 if *budget == 0 {
-                    return;
+                    break 'walk;
                 }
                 *budget -= 1;
-                if !shared.contains(link) && self.reachable.insert(link.clone()) {
-                    pending.push(link.clone());
+                let is_shared = shared.is_some_and(|s| s.get(link) == Some(&true));
+                if !is_shared && mark(marks, link) {
+                    self.reachable.push(link);
+                    pending.push(link);
                 }
+            }
+        }
+        // A heap sort: `sort_unstable` is kilobytes more code in the stable build.
+        self.reachable = BinaryHeap::from(std::mem::take(&mut self.reachable)).into_sorted_vec();
+    }
+}
+
+/// Closes every scope over the links of `nodes`: first what every repository has, then each
+/// named repository, which leaves out what every repository has.
+fn close(every: &mut Scope, scopes: &mut [Scope], nodes: &[Node]) {
+    let mut budget = MAX_STEPS;
+    let mut in_every = vec![false; nodes.len()];
+    every.close(nodes, &mut in_every, None, &mut budget);
+    let mut marks = vec![false; nodes.len()];
+    for scope in scopes {
+        scope.close(nodes, &mut marks, Some(&in_every), &mut budget);
+        for &id in &scope.reachable {
+            if let Some(mark) = marks.get_mut(id) {
+                *mark = false;
             }
         }
     }
 }
 
+/// Marks `id`; whether it was unmarked before.
+fn mark(marks: &mut [bool], id: Id) -> bool {
+    match marks.get_mut(id) {
+        Some(mark) if !*mark => {
+            *mark = true;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A digest the layout names, as the loader knows it.
+#[derive(Default)]
+struct Node {
+    /// Every digest the manifest names (children, config, layers, blobs, subject).
+    links: Vec<Id>,
+    /// The manifest, once loaded.
+    manifest: Option<ManifestInfo>,
+    /// Whether it is queued for reading (at most [`MAX_MANIFESTS`] are).
+    queued: bool,
+}
+
 /// The manifests reachable from `index.json`, read breadth first.
 struct Graph<'a> {
     root: &'a Path,
-    manifests: BTreeMap<String, ManifestInfo>,
-    /// Manifest digest → every digest it names (children, config, layers, blobs, subject).
-    links: BTreeMap<String, Vec<String>>,
-    referrers: BTreeMap<String, Vec<Referrer>>,
-    /// Digests queued for reading, at most [`MAX_MANIFESTS`].
-    seen: BTreeSet<String>,
-    /// (digest, the descriptor's media type, depth)
-    queue: VecDeque<(String, Option<String>, usize)>,
+    ids: Index,
+    /// By [`Id`].
+    nodes: Vec<Node>,
+    referrers: Vec<(Id, Id, Referrer)>,
+    /// How many nodes are `queued`.
+    queued: usize,
+    /// (id, digest, the descriptor's media type, depth), read in order (taken out as read).
+    queue: Vec<(Id, String, Option<String>, usize)>,
 }
 
 impl Graph<'_> {
-    /// The digest of a manifest `descriptor`, which is queued for reading at `depth` unless
-    /// seen before or out of bounds.
-    fn discover(&mut self, descriptor: &Json, depth: usize) -> Option<String> {
-        let digest = descriptor_digest(descriptor)?;
-        if depth <= MAX_DEPTH && self.seen.len() < MAX_MANIFESTS && !self.seen.contains(&digest) {
-            self.seen.insert(digest.clone());
-            let declared = descriptor.get_str("mediaType").map(str::to_string);
-            self.queue.push_back((digest.clone(), declared, depth));
+    /// The id of `digest`, numbering it if it is new.
+    fn id(&mut self, digest: &str) -> Id {
+        if let Some(&id) = self.ids.get(digest) {
+            return id;
         }
-        Some(digest)
+        let id = self.nodes.len();
+        self.ids.insert(digest.to_string(), id);
+        self.nodes.push(Node::default());
+        id
+    }
+
+    /// The id of a manifest `descriptor`'s digest, which is queued for reading at `depth`
+    /// unless seen before or out of bounds.
+    fn discover(&mut self, descriptor: &Json, depth: usize) -> Option<Id> {
+        let digest = descriptor_digest(descriptor)?;
+        let id = self.id(digest);
+        let within = depth <= MAX_DEPTH && self.queued < MAX_MANIFESTS;
+        if let Some(node) = self.nodes.get_mut(id).filter(|node| within && !node.queued) {
+            node.queued = true;
+            self.queued += 1;
+            let declared = descriptor.get_str("mediaType").map(str::to_string);
+            let digest = digest.to_string();
+            self.queue.push((id, digest, declared, depth));
+        }
+        Some(id)
     }
 
     /// Reads one manifest and records it, its links and its referrer, if it is one.
-    fn load(&mut self, digest: String, declared: Option<&str>, depth: usize) {
+    fn load(&mut self, id: Id, digest: String, declared: Option<&str>, depth: usize) {
         let Some((document, size)) = read_manifest(self.root, &digest) else {
             return;
         };
@@ -329,17 +437,20 @@ impl Graph<'_> {
         let mut links = Vec::new();
         let mut platforms = Vec::new();
         for child in array(&document, "manifests") {
-            if let Some(child_digest) = self.discover(child, depth + 1) {
-                platforms.extend(platform(child, &child_digest));
-                links.push(child_digest);
+            if let Some(child_id) = self.discover(child, depth + 1) {
+                platforms.extend(platform(child));
+                links.push(child_id);
             }
         }
-        links.extend(document.get("config").and_then(descriptor_digest));
-        for blob in array(&document, "layers")
-            .iter()
-            .chain(array(&document, "blobs"))
-        {
-            links.extend(descriptor_digest(blob));
+        let config = document.get("config");
+        let blobs = config
+            .into_iter()
+            .chain(array(&document, "layers"))
+            .chain(array(&document, "blobs"));
+        for blob in blobs {
+            if let Some(blob) = descriptor_digest(blob) {
+                links.push(self.id(blob));
+            }
         }
         let subject = document.get("subject");
         if let Some(subject) = subject.and_then(|s| self.discover(s, depth + 1)) {
@@ -350,20 +461,18 @@ impl Graph<'_> {
                 artifact_type: artifact_type(&document),
                 annotations: annotations(&document),
             };
-            self.referrers
-                .entry(subject.clone())
-                .or_default()
-                .push(referrer);
+            self.referrers.push((subject, id, referrer));
             links.push(subject);
         }
-        self.links.insert(digest.clone(), links);
-        let info = ManifestInfo {
-            digest: digest.clone(),
-            media_type,
-            size,
-            platforms,
-        };
-        self.manifests.insert(digest, info);
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.links = links;
+            node.manifest = Some(ManifestInfo {
+                digest,
+                media_type,
+                size,
+                platforms,
+            });
+        }
     }
 }
 
@@ -389,17 +498,18 @@ fn media_type(declared: Option<&str>, document: &Json) -> Option<String> {
     } else {
         None
     };
-    [declared, document.get_str("mediaType"), inferred]
-        .into_iter()
-        .flatten()
-        .find(|text| valid_media_type(text))
-        .map(str::to_string)
+    first_media_type([declared, document.get_str("mediaType"), inferred])
 }
 
 /// The artifact type a referrers response gives a manifest (spec: "Listing Referrers").
 fn artifact_type(document: &Json) -> Option<String> {
     let config = document.get("config").and_then(|c| c.get_str("mediaType"));
-    [document.get_str("artifactType"), config]
+    first_media_type([document.get_str("artifactType"), config, None])
+}
+
+/// The first of `candidates` that is a valid media type.
+fn first_media_type(candidates: [Option<&str>; 3]) -> Option<String> {
+    candidates
         .into_iter()
         .flatten()
         .find(|text| valid_media_type(text))
@@ -409,19 +519,27 @@ fn artifact_type(document: &Json) -> Option<String> {
 /// The string-valued `annotations` of a document, sorted by key, the last duplicate winning.
 fn annotations(document: &Json) -> Vec<(String, String)> {
     let members = document.get("annotations").and_then(Json::as_object);
-    let mut map = BTreeMap::new();
-    for (key, value) in members.unwrap_or_default() {
-        if let Some(value) = value.as_str() {
-            map.insert(key.clone(), value.to_string());
+    let members = members.unwrap_or_default();
+    let mut last = Index::new();
+    for (at, (key, value)) in members.iter().enumerate() {
+        if value.as_str().is_some() {
+            last.insert(key.clone(), at);
         }
     }
-    map.into_iter().collect()
+    let mut sorted = Vec::with_capacity(last.len());
+    for (key, at) in last {
+        if let Some((_, Json::String(value))) = members.get(at) {
+            sorted.push((key, value.clone()));
+        }
+    }
+    sorted
 }
 
-fn platform(descriptor: &Json, digest: &str) -> Option<PlatformEntry> {
+/// The platform of an index's child `descriptor`, if it names one.
+fn platform(descriptor: &Json) -> Option<PlatformEntry> {
     let platform = descriptor.get("platform")?;
     Some(PlatformEntry {
-        digest: digest.to_string(),
+        digest: descriptor_digest(descriptor)?.to_string(),
         os: platform.get_str("os")?.to_string(),
         architecture: platform.get_str("architecture")?.to_string(),
         variant: platform.get_str("variant").map(str::to_string),
@@ -429,9 +547,9 @@ fn platform(descriptor: &Json, digest: &str) -> Option<PlatformEntry> {
 }
 
 /// The `digest` of a descriptor, if it is a valid digest.
-fn descriptor_digest(descriptor: &Json) -> Option<String> {
+fn descriptor_digest(descriptor: &Json) -> Option<&str> {
     let digest = descriptor.get_str("digest")?;
-    Digest::parse(digest).ok().map(|_| digest.to_string())
+    Digest::parse(digest).ok().map(|_| digest)
 }
 
 fn array<'a>(document: &'a Json, key: &str) -> &'a [Json] {

@@ -41,7 +41,7 @@
 //! - `/v2` without the slash is the base endpoint too. A request target in absolute-form
 //!   (`http://host/v2/`, RFC 9112 §3.2.2: a server MUST accept it) is reduced to its path.
 
-use crate::digest::Digest;
+use crate::digest::{hex_value, Digest};
 use crate::error::ErrorCode;
 use std::borrow::Cow;
 
@@ -212,7 +212,8 @@ fn origin_form(target: &str) -> &str {
     let Some(rest) = after_scheme else {
         return target;
     };
-    match rest.find(['/', '?', '#']).and_then(|at| rest.get(at..)) {
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#'));
+    match end.and_then(|at| rest.get(at..)) {
         Some(path) if path.starts_with('/') => path,
         _ => "/",
     }
@@ -276,15 +277,6 @@ pub fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
         }
     }
     String::from_utf8(out).ok().map(Cow::Owned)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Whether `name` is a repository name:

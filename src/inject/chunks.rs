@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Failure};
 use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -25,45 +26,69 @@ pub struct Chunks {
 /// Lists the chunks in `dir`, ordered by number; refuses gaps, duplicates and bad names.
 pub fn find(dir: &Path) -> Result<Chunks, Failure> {
     let entries = fs::read_dir(dir).map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
-    let mut numbered = Vec::new();
+    let mut listed = Vec::new();
+    // Ordered by number, then by name: the key is the number's digits, zero-padded to nine
+    // (at most nine, see `chunk_number`), then the name. A map from it to the position in
+    // `listed` orders the chunks with the map code the repository map already brings, where
+    // a sort would add its own (kilobytes in the stable build).
+    let mut order = BTreeMap::new();
     for entry in entries {
         let entry = entry.map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
         let name = entry.file_name();
-        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let Some(name) = name.to_str() else { continue };
+        let Some(suffix) = name.strip_prefix(PREFIX) else {
             continue;
         };
         let number =
             chunk_number(suffix).ok_or_else(|| Failure::at(Error::ChunkName, &entry.path()))?;
-        numbered.push((number, entry.path()));
+        let mut key = String::with_capacity(9 + name.len());
+        while key.len() + suffix.len() < 9 {
+            key.push('0');
+        }
+        key.push_str(suffix);
+        key.push_str(name);
+        order.insert(key, listed.len());
+        listed.push((number, entry.path()));
     }
-    if numbered.is_empty() {
+    if order.is_empty() {
         return Err(Failure::at(Error::NoChunks, dir));
     }
-    numbered.sort();
+    let mut paths = Vec::with_capacity(order.len());
     let mut total_bytes = 0u64;
-    for (expected, (number, path)) in (0u64..).zip(&numbered) {
-        if *number != expected {
-            let error = if *number < expected {
+    for (expected, &at) in (0u64..).zip(order.values()) {
+        let Some((number, path)) = listed.get_mut(at).map(std::mem::take) else {
+            continue;
+        };
+        if number != expected {
+            let error = if number < expected {
                 Error::ChunkDuplicate
             } else {
                 Error::ChunkMissing
             };
-            return Err(Failure::at(error, &missing_or(path, dir, expected, error)));
+            return Err(Failure::at(error, &missing_or(&path, dir, expected, error)));
         }
-        let meta = fs::metadata(path).map_err(|e| Failure::io(Error::ChunkRead, path, e))?;
+        let meta = fs::metadata(&path).map_err(|e| Failure::io(Error::ChunkRead, &path, e))?;
         if !meta.is_file() {
-            return Err(Failure::at(Error::ChunkRead, path));
+            return Err(Failure::at(Error::ChunkRead, &path));
         }
         total_bytes += meta.len();
+        paths.push(path);
     }
-    let paths = numbered.into_iter().map(|(_, path)| path).collect();
     Ok(Chunks { paths, total_bytes })
 }
 
 /// For a gap, names the chunk that is missing; for a duplicate, the second file.
 fn missing_or(path: &Path, dir: &Path, expected: u64, error: Error) -> PathBuf {
     if error == Error::ChunkMissing {
-        dir.join(format!("{PREFIX}{expected:03}"))
+        // `{PREFIX}{expected:03}`, without `format!`.
+        let mut name = String::from(PREFIX);
+        for width in [100, 10] {
+            if expected < width {
+                name.push('0');
+            }
+        }
+        crate::range::push_decimal(&mut name, expected);
+        dir.join(name)
     } else {
         path.to_path_buf()
     }
@@ -180,6 +205,15 @@ impl Read for ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_chunk_is_named_with_three_digits_at_least() {
+        for n in [0u64, 7, 42, 999, 1000, 123_456_789] {
+            let path = missing_or(Path::new("x"), Path::new("/init"), n, Error::ChunkMissing);
+            let want = format!("/init/{PREFIX}{n:03}");
+            assert_eq!(path, PathBuf::from(want), "{n}");
+        }
+    }
 
     #[test]
     fn chunk_numbers() {

@@ -18,8 +18,10 @@ use crate::error::{Error, Failure};
 use crate::layout;
 use chunks::ChunkReader;
 use gzip::GzipReader;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -49,7 +51,7 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
         init_root.display()
     );
     let staging = prepare_staging(seed_root)?;
-    let result = unpack_into(&found.paths, init_root, &staging, checksum);
+    let result = unpack_into(found.paths, init_root, &staging, checksum);
     let result = result.and_then(|stats| {
         layout::verify(&staging).map_err(|f| relative_to(f, &staging))?;
         move_into_place(&staging, seed_root)?;
@@ -80,12 +82,12 @@ fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
 
 /// Streams the chunks through the decoder into `staging`, then checks the checksum.
 fn unpack_into(
-    paths: &[PathBuf],
+    paths: Vec<PathBuf>,
     init_root: &Path,
     staging: &Path,
     checksum: &[u8; 32],
 ) -> Result<untar::Stats, Failure> {
-    let mut reader = ChunkReader::new(paths.to_vec());
+    let mut reader = ChunkReader::new(paths);
     let extracted = extract(&mut reader, staging);
     let drained = reader.drain();
     let failed_chunk = reader.failed_chunk().map(Path::to_path_buf);
@@ -96,10 +98,11 @@ fn unpack_into(
     let mut hex = String::from("sha256:");
     crate::digest::push_hex(&mut hex, &digest);
     if digest != *checksum {
-        return Err(Failure {
-            detail: Some(["computed ", &hex].concat()),
-            ..Failure::at(Error::ChecksumMismatch, init_root)
-        });
+        let mut failure = Failure::at(Error::ChecksumMismatch, init_root);
+        let mut detail = String::from("computed ");
+        detail.push_str(&hex);
+        failure.detail = Some(detail);
+        return Err(failure);
     }
     let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
     println!("verified {hex}");
@@ -132,9 +135,9 @@ fn extract(reader: &mut ChunkReader, staging: &Path) -> Result<untar::Stats, Fai
     let head = head.get(..filled).unwrap_or_default();
     let stream = head.chain(reader);
     if head.starts_with(&gzip::MAGIC) {
-        extract_to_end(GzipReader::new(stream), staging)
+        extract_to_end(&mut GzipReader::new(stream), staging)
     } else if looks_like_tar(head) {
-        extract_to_end(stream, staging)
+        extract_to_end(&mut { stream }, staging)
     } else {
         Err(Failure::new(Error::NotTarOrGzip))
     }
@@ -145,22 +148,30 @@ fn looks_like_tar(head: &[u8]) -> bool {
     head.get(257..262) == Some(b"ustar")
 }
 
-/// Extracts, then reads the stream to its end so that the decoder checks its trailer.
-fn extract_to_end(mut stream: impl Read, staging: &Path) -> Result<untar::Stats, Failure> {
-    let stats = untar::extract(&mut stream, staging)?;
-    untar::discard(&mut stream, u64::MAX).map_err(untar::read_failure)?;
+/// Extracts, then reads the stream to its end so that the decoder checks its trailer. One
+/// copy of the tar reader serves both streams (`dyn`: ~4 KB less than one per stream type).
+fn extract_to_end(stream: &mut dyn Read, staging: &Path) -> Result<untar::Stats, Failure> {
+    let stats = untar::extract(stream, staging)?;
+    untar::discard(stream, u64::MAX).map_err(untar::read_failure)?;
     Ok(stats)
 }
 
 /// Names a file of the staging directory, which is gone by the time the message is read, by
-/// its path inside the layout (`blobs/sha256/...`).
+/// its path inside the layout (`blobs/sha256/...`). Every path in a failure of
+/// [`layout::verify`] was made by joining to `staging`, so its bytes start with those of
+/// `staging` and a `/` (a byte prefix: `Path::strip_prefix` compares components, ~0.7 KB more).
 fn relative_to(mut failure: Failure, staging: &Path) -> Failure {
-    if let Some(inside) = failure
-        .path
-        .as_ref()
-        .and_then(|p| p.strip_prefix(staging).ok())
-    {
-        failure.path = Some(inside.to_path_buf());
+    let inside = failure.path.as_ref().and_then(|path| {
+        let rest = path.as_os_str().as_bytes();
+        let rest = rest.strip_prefix(staging.as_os_str().as_bytes())?;
+        match rest.split_first() {
+            None => Some(PathBuf::new()),
+            Some((b'/', inside)) => Some(PathBuf::from(OsStr::from_bytes(inside))),
+            Some(_) => None,
+        }
+    });
+    if inside.is_some() {
+        failure.path = inside;
     }
     failure
 }
@@ -196,4 +207,37 @@ fn remove_existing(target: &Path) -> Result<(), Failure> {
         Err(e) => Err(e),
     };
     removed.map_err(|e| Failure::io(Error::Write, target, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_staging_are_named_inside_the_layout() {
+        let staging = Path::new("/seed/.zarf-injector-staging");
+        let cases: &[(&str, &str)] = &[
+            (
+                "/seed/.zarf-injector-staging/blobs/sha256/ab",
+                "blobs/sha256/ab",
+            ),
+            ("/seed/.zarf-injector-staging/index.json", "index.json"),
+            ("/seed/.zarf-injector-staging", ""),
+            (
+                "/seed/.zarf-injector-staging2/x",
+                "/seed/.zarf-injector-staging2/x",
+            ),
+            ("/elsewhere/x", "/elsewhere/x"),
+        ];
+        for (path, want) in cases {
+            let failure = relative_to(Failure::at(Error::BlobDigest, Path::new(path)), staging);
+            assert_eq!(failure.path.as_deref(), Some(Path::new(want)), "{path}");
+            let by_components = Path::new(path)
+                .strip_prefix(staging)
+                .unwrap_or(Path::new(path));
+            assert_eq!(Path::new(want), by_components, "{path}");
+        }
+        let failure = relative_to(Failure::new(Error::TarHeader), staging);
+        assert_eq!(failure.path, None);
+    }
 }

@@ -35,15 +35,16 @@ pub struct Stats {
 pub fn read_failure(error: io::Error) -> Failure {
     match Error::inside(&error) {
         Some(inner) => Failure::new(inner),
-        None => Failure {
-            os: Some(error),
-            ..Failure::new(Error::ChunkRead)
-        },
+        None => {
+            let mut failure = Failure::new(Error::ChunkRead);
+            failure.os = Some(error);
+            failure
+        }
     }
 }
 
 /// Reads exactly `buf.len()` bytes; `Ok(false)` if the input ended before the first byte.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<bool, Failure> {
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> Result<bool, Failure> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = buf.get_mut(filled..).unwrap_or_default();
@@ -66,7 +67,7 @@ fn padded(len: u64) -> Option<u64> {
 
 /// Reads and discards up to `len` bytes (all of them, for `u64::MAX`); returns how many there
 /// were. (A plain loop: `io::copy` brings std's zero-copy machinery into the binary.)
-pub fn discard(input: &mut impl Read, len: u64) -> io::Result<u64> {
+pub fn discard(input: &mut dyn Read, len: u64) -> io::Result<u64> {
     let mut buffer = [0u8; 8192];
     let mut done = 0;
     while done < len {
@@ -84,7 +85,7 @@ pub fn discard(input: &mut impl Read, len: u64) -> io::Result<u64> {
 }
 
 /// Reads and discards exactly `len` bytes.
-fn skip(input: &mut impl Read, len: u64) -> Result<(), Failure> {
+fn skip(input: &mut dyn Read, len: u64) -> Result<(), Failure> {
     let copied = discard(input, len).map_err(read_failure)?;
     if copied == len {
         Ok(())
@@ -94,12 +95,7 @@ fn skip(input: &mut impl Read, len: u64) -> Result<(), Failure> {
 }
 
 /// Reads a metadata record (PAX or GNU long name) of `len` bytes plus padding.
-fn read_meta(
-    input: &mut impl Read,
-    len: u64,
-    limit: u64,
-    error: Error,
-) -> Result<Vec<u8>, Failure> {
+fn read_meta(input: &mut dyn Read, len: u64, limit: u64, error: Error) -> Result<Vec<u8>, Failure> {
     if len > limit {
         return Err(Failure::new(error));
     }
@@ -263,7 +259,7 @@ pub fn safe_relative_path(name: &[u8]) -> Result<Option<PathBuf>, Error> {
 }
 
 /// Extracts the tar stream `input` into the existing directory `root`, up to the end marker.
-pub fn extract(input: &mut impl Read, root: &Path) -> Result<Stats, Failure> {
+pub fn extract(input: &mut dyn Read, root: &Path) -> Result<Stats, Failure> {
     let mut stats = Stats::default();
     let mut block = [0u8; BLOCK];
     let mut long_name: Option<Vec<u8>> = None;
@@ -333,7 +329,7 @@ impl Entry<'_> {
     /// for a directory (whose data, if any, the caller skips).
     fn write(
         &self,
-        input: &mut impl Read,
+        input: &mut dyn Read,
         root: &Path,
         buffer: &mut [u8],
     ) -> Result<Option<u64>, Failure> {
@@ -368,7 +364,7 @@ impl Entry<'_> {
 
     fn write_file(
         &self,
-        input: &mut impl Read,
+        input: &mut dyn Read,
         path: &Path,
         buffer: &mut [u8],
     ) -> Result<u64, Failure> {
