@@ -28,6 +28,10 @@ const MAX_HEAD: usize = zarf_injector::http::MAX_HEAD;
 // The server under attack
 
 /// A served layout with a 4 MiB layer; the process is killed before the directory is removed.
+/// The tests of this file each hold hundreds of connections and threads; run in parallel on a
+/// two-core machine they measure each other, not the server. One server at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Server {
     running: Running,
     /// `library/app`'s manifest digest and bytes.
@@ -35,10 +39,12 @@ struct Server {
     /// The largest blob's digest and bytes.
     big: (String, Vec<u8>),
     _dir: TempDir,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Server {
     fn start(label: &str) -> Server {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = TempDir::new(label);
         let options = LayoutOptions {
             big_layer: 4 << 20,
@@ -54,6 +60,7 @@ impl Server {
             manifest,
             big,
             _dir: dir,
+            _turn: turn,
         }
     }
 
