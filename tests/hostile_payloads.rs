@@ -12,55 +12,36 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use zarf_injector::error::Error;
 
-/// One test's directories: `src` (a tiny layout), `init` (chunks), `seed`, the `payload`.
-struct Fixture {
-    tmp: TempDir,
-    src: PathBuf,
-    init: PathBuf,
-    seed: PathBuf,
-    payload: PathBuf,
+/// A fixture with the tiny layout in `src`.
+fn fixture(label: &str) -> Fixture {
+    let f = Fixture::new(label);
+    build_layout(&f.src, &LayoutOptions::TINY);
+    f
 }
 
-impl Fixture {
-    fn new(label: &str) -> Fixture {
-        let tmp = TempDir::new(label);
-        let f = Fixture {
-            src: tmp.join("src"),
-            init: tmp.join("init"),
-            seed: tmp.join("seed"),
-            payload: tmp.join("payload"),
-            tmp,
-        };
-        fs::create_dir(&f.init).expect("create init");
-        fs::create_dir(&f.seed).expect("create seed");
-        build_layout(&f.src, &LayoutOptions::TINY);
-        f
-    }
+/// Writes a gzip'd tar of the tiny layout followed by what `extra` appends, chunks it and
+/// returns the checksum.
+fn payload(f: &Fixture, extra: Append) -> String {
+    let mut builder = tar::Builder::new(Vec::new());
+    append_tree(&mut builder, &f.src, &TarOptions::PLAIN);
+    extra(&mut builder, f);
+    let tar = builder.into_inner().expect("finish tar");
+    chunk(f, &gzip(&tar))
+}
 
-    /// Writes a gzip'd tar of the tiny layout followed by what `extra` appends, chunks it and
-    /// returns the checksum.
-    fn payload(&self, extra: Append) -> String {
-        let mut builder = tar::Builder::new(Vec::new());
-        append_tree(&mut builder, &self.src, &TarOptions::PLAIN);
-        extra(&mut builder, self);
-        let tar = builder.into_inner().expect("finish tar");
-        self.chunk(&gzip(&tar))
-    }
+/// Writes `data` as the payload and chunks it; returns its checksum.
+fn chunk(f: &Fixture, data: &[u8]) -> String {
+    fs::write(&f.payload, data).expect("write payload");
+    f.chunk_payload(786_432)
+}
 
-    fn chunk(&self, data: &[u8]) -> String {
-        fs::write(&self.payload, data).expect("write payload");
-        split_into_chunks(&self.payload, &self.init, 786_432);
-        sha256_file(&self.payload)
-    }
-
-    /// A name unique to this test, for files that must not appear outside.
-    fn unique(&self) -> String {
-        let name = self.tmp.path().file_name().expect("name");
-        format!("esc-{}", name.to_string_lossy())
-    }
+/// A name unique to this test, for files that must not appear outside.
+fn unique(f: &Fixture) -> String {
+    let name = f.tmp.path().file_name().expect("name");
+    format!("esc-{}", name.to_string_lossy())
 }
 
 /// Asserts a clean failure: exit 1, stdout without `listening on`, stderr one line
@@ -137,7 +118,7 @@ const CASES: &[Case] = &[
                 outside.as_bytes(),
                 b"",
             );
-            let through = format!("blobs/out/{}", f.unique());
+            let through = format!("blobs/out/{}", unique(f));
             append_raw(
                 b,
                 through.as_bytes(),
@@ -152,7 +133,7 @@ const CASES: &[Case] = &[
         "relative symlink up, then a file through it",
         |b, f| {
             append_raw(b, b"up", tar::EntryType::Symlink, b"../..", b"");
-            let through = format!("up/{}", f.unique());
+            let through = format!("up/{}", unique(f));
             append_raw(
                 b,
                 through.as_bytes(),
@@ -304,7 +285,7 @@ const CASES: &[Case] = &[
             append_tree(&mut builder, &f.src, &TarOptions::PLAIN);
             let mut data = gzip(&builder.into_inner().expect("tar"));
             data.extend_from_slice(b"garbage after the gzip trailer\n");
-            f.chunk(&data)
+            chunk(f, &data)
         },
         &[Error::TrailingData, Error::GzipHeader],
     ),
@@ -316,7 +297,7 @@ const CASES: &[Case] = &[
             let mut data = gzip(&builder.into_inner().expect("tar"));
             let second = gzip(&[0u8; 4096]);
             data.extend_from_slice(&second[..second.len() / 2]);
-            f.chunk(&data)
+            chunk(f, &data)
         },
         &[Error::GzipTruncated],
     ),
@@ -328,9 +309,9 @@ const CASES: &[Case] = &[
 ];
 
 fn check_case(case: &Case) {
-    let f = Fixture::new("payload");
+    let f = fixture("payload");
     let checksum = match case.extra {
-        Some(extra) => f.payload(extra),
+        Some(extra) => payload(&f, extra),
         None => (case.whole)(&f),
     };
     let before = list_tree(f.tmp.path());
@@ -345,7 +326,7 @@ fn check_case(case: &Case) {
         "{}: a file outside was changed",
         case.name
     );
-    let escaped = std::env::temp_dir().join(f.unique());
+    let escaped = std::env::temp_dir().join(unique(&f));
     assert!(
         !escaped.exists(),
         "{}: wrote {}",
@@ -374,8 +355,8 @@ fn setid_and_sticky_bits_are_dropped() {
         ("all-bits", 0o7777),
         ("no-bits", 0o0000),
     ];
-    let f = Fixture::new("modes");
-    let checksum = f.payload(|b, _| {
+    let f = fixture("modes");
+    let checksum = payload(&f, |b, _| {
         let mut dir = file_header(tar::EntryType::Directory, 0);
         set_raw_name(&mut dir, b"modes/");
         dir.set_mode(0o1777);

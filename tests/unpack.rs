@@ -18,48 +18,15 @@ use zarf_injector::error::Error;
 /// Zarf's chunk size: 768 KiB, under the 1 MiB ConfigMap limit.
 const CHUNK: u64 = 786_432;
 
-/// One test's directories: `src` (the layout), `init` (chunks), `seed`, and the `payload` file.
-struct Fixture {
-    tmp: TempDir,
-    src: PathBuf,
-    init: PathBuf,
-    seed: PathBuf,
-    payload: PathBuf,
+/// Splits the fixture's payload into 786432-byte chunks; returns its SHA-256.
+fn chunk(f: &Fixture) -> String {
+    f.chunk_payload(CHUNK)
 }
 
-impl Fixture {
-    /// Creates the temp dir with empty `init` and `seed` directories.
-    fn new(label: &str) -> Fixture {
-        let tmp = TempDir::new(label);
-        let fixture = Fixture {
-            src: tmp.join("src"),
-            init: tmp.join("init"),
-            seed: tmp.join("seed"),
-            payload: tmp.join("payload"),
-            tmp,
-        };
-        fs::create_dir(&fixture.init).expect("create init");
-        fs::create_dir(&fixture.seed).expect("create seed");
-        fixture
-    }
-
-    /// Splits `payload` into 786432-byte chunks; returns its SHA-256.
-    fn chunk(&self) -> String {
-        split_into_chunks(&self.payload, &self.init, CHUNK);
-        sha256_file(&self.payload)
-    }
-
-    /// Splits `payload` into about `count` chunks; returns its SHA-256.
-    fn chunk_into(&self, count: u64) -> String {
-        let len = fs::metadata(&self.payload).expect("stat payload").len();
-        split_into_chunks(&self.payload, &self.init, len.div_ceil(count).max(1));
-        sha256_file(&self.payload)
-    }
-
-    fn assert_seed_empty(&self, case: &str) {
-        let left = list_tree(&self.seed);
-        assert!(left.is_empty(), "{case}: seed dir not empty: {left:#?}");
-    }
+/// Splits the fixture's payload into about `count` chunks; returns its SHA-256.
+fn chunk_into(f: &Fixture, count: u64) -> String {
+    let len = fs::metadata(&f.payload).expect("stat payload").len();
+    f.chunk_payload(len.div_ceil(count).max(1))
 }
 
 /// Asserts a clean failure: exit code non-zero (no signal), stdout without `listening on`,
@@ -489,7 +456,7 @@ fn check_chunk_case(case: &ChunkCase) {
     let f = Fixture::new("chunk");
     build_layout(&f.src, &LayoutOptions::TINY);
     tar_gz_dir(&f.src, &f.payload, 6, &TarOptions::PLAIN);
-    let checksum = f.chunk_into(3);
+    let checksum = chunk_into(&f, 3);
     assert!(init_file(&f, "zarf-payload-002").exists(), "3 chunks");
     let (checksum, names) = (case.setup)(&f, checksum);
     let exit = run_injector_to_exit(&checksum, &f.init, &f.seed);
@@ -650,7 +617,7 @@ const PAYLOAD_CASES: &[PayloadCase] = &[
 fn check_payload_case(case: &PayloadCase) {
     let f = Fixture::new("payload");
     let names = (case.make)(&f);
-    let checksum = f.chunk();
+    let checksum = chunk(&f);
     let exit = run_injector_to_exit(&checksum, &f.init, &f.seed);
     assert_failed(case.name, &exit, case.reasons, &names);
     f.assert_seed_empty(case.name);
@@ -765,7 +732,7 @@ fn check_layout_case(case: &LayoutCase) {
     let layout = build_layout(&f.src, &LayoutOptions::TINY);
     let name = (case.damage)(&f.src, &layout);
     tar_gz_dir(&f.src, &f.payload, 6, &TarOptions::PLAIN);
-    let checksum = f.chunk();
+    let checksum = chunk(&f);
     let exit = run_injector_to_exit(&checksum, &f.init, &f.seed);
     assert_failed(case.name, &exit, case.reasons, &[name]);
     f.assert_seed_empty(case.name);
@@ -953,7 +920,7 @@ fn check_hostile(case: &Hostile) {
         f.tmp.path().file_name().unwrap().to_string_lossy()
     );
     let entry = hostile_payload(&f, case, &unique);
-    let checksum = f.chunk();
+    let checksum = chunk(&f);
     let before = list_tree(f.tmp.path());
     let exit = run_injector_to_exit(&checksum, &f.init, &f.seed);
     let outside = [
@@ -991,7 +958,7 @@ fn entry_named_like_the_staging_dir() {
     fs::create_dir(&dir).expect("create staging-named dir");
     fs::write(dir.join("x"), "payload file").expect("write staging-named file");
     tar_gz_dir(&f.src, &f.payload, 6, &TarOptions::PLAIN);
-    let checksum = f.chunk();
+    let checksum = chunk(&f);
     match start_or_exit(unpack_command(&checksum, &f.init, &f.seed), START_TIMEOUT) {
         Ok(running) => {
             drop(running);

@@ -1323,3 +1323,49 @@ pub fn run_cases<C>(cases: &[C], name: fn(&C) -> &str, check: fn(&C)) {
         .collect();
     assert!(failed.is_empty(), "failed cases: {failed:#?}");
 }
+
+// ----------------------------------------------------------------------------------------------
+// One unpack test's directories
+
+/// One test's directories: `src` (a layout), `init` (chunks), `seed`, and the `payload` file.
+pub struct Fixture {
+    /// The temp dir holding the others; removed on drop.
+    pub tmp: TempDir,
+    /// Where the test builds its layout.
+    pub src: PathBuf,
+    /// The chunk directory (`ZARF_INJECTOR_INIT_ROOT`), created empty.
+    pub init: PathBuf,
+    /// The seed directory (`ZARF_INJECTOR_SEED_ROOT`), created empty.
+    pub seed: PathBuf,
+    /// Where the test writes the payload before chunking it.
+    pub payload: PathBuf,
+}
+
+impl Fixture {
+    /// Creates the temp dir with empty `init` and `seed` directories.
+    pub fn new(label: &str) -> Fixture {
+        let tmp = TempDir::new(label);
+        let fixture = Fixture {
+            src: tmp.join("src"),
+            init: tmp.join("init"),
+            seed: tmp.join("seed"),
+            payload: tmp.join("payload"),
+            tmp,
+        };
+        fs::create_dir(&fixture.init).expect("create init");
+        fs::create_dir(&fixture.seed).expect("create seed");
+        fixture
+    }
+
+    /// Splits `payload` into chunks of `chunk_size` bytes; returns its SHA-256.
+    pub fn chunk_payload(&self, chunk_size: u64) -> String {
+        split_into_chunks(&self.payload, &self.init, chunk_size);
+        sha256_file(&self.payload)
+    }
+
+    /// Asserts that the seed directory holds nothing.
+    pub fn assert_seed_empty(&self, case: &str) {
+        let left = list_tree(&self.seed);
+        assert!(left.is_empty(), "{case}: seed dir not empty: {left:#?}");
+    }
+}
