@@ -60,6 +60,9 @@ if [ -n "${INJECTOR:-}" ]; then
     OURS=$INJECTOR
 else
     log "building zarf-injector (stable release build, x86_64 musl)"
+    if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+        rustup target add x86_64-unknown-linux-musl
+    fi
     cargo build --release --quiet --target x86_64-unknown-linux-musl --bin zarf-injector
     OURS=$REPO/target/x86_64-unknown-linux-musl/release/zarf-injector
 fi
