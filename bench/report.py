@@ -22,6 +22,7 @@ NAMES = {
     "registry": "docker-registry 2.8",
     "tar": "cat chunks \\| tar xzf",
     "tar+nginx": "tar xzf, then nginx",
+    "serve": "zarf-injector serve",
 }
 SCENARIOS = {
     "head-tag": "HEAD manifest by tag",
@@ -77,7 +78,7 @@ def main():
     by = defaultdict(list)
     for row in startup:
         by[(row["size"], row["system"])].append(row["r"])
-    systems = [s for s in ["ours", "dist", "tar", "tar+nginx", "nginx", "registry"]
+    systems = [s for s in ["ours", "dist", "tar", "tar+nginx", "serve", "nginx", "registry"]
                if any(k[1] == s for k in by)]
     start_data = {}
     if startup:
@@ -96,7 +97,7 @@ def main():
                 note = ""
                 if s == "tar":
                     note = " (unpack only, no server)"
-                elif s == "nginx":
+                elif s in ("nginx", "serve"):
                     note = " (files already unpacked)"
                 elif s == "registry":
                     note = " (image pushed beforehand)"
@@ -133,6 +134,15 @@ def main():
                 got[s] = {k: med([r.get(k) for r in rs]) for k in
                           ["rps", "body_mbps", "p50_us", "p99_us", "rss_kib", "cpu_us_per_req", "switches_per_req"]}
                 got[s]["bad"] = sum(r.get("bad", 0) + r.get("errors", 0) for r in rs)
+                if sc in ("blob", "range") and got[s]["body_mbps"]:
+                    # requests/s from the bytes received in the window: at 64 connections a
+                    # ~20 MB response takes most of a second, so few complete in a window
+                    per = blob_size(out) if sc == "blob" else 1048576
+                    got[s]["rps"] = got[s]["body_mbps"] * 1e6 / per
+                    n = got[s]["rps"] * (med([r.get("seconds") for r in rs]) or 1)
+                    got[s]["cpu_us_per_req"] = med([r.get("cpu_s") for r in rs]) * 1e6 / n
+                    if all("switches" in r for r in rs):
+                        got[s]["switches_per_req"] = med([r["switches"] for r in rs]) / n
                 chart[(sc, c, s)] = got[s]["rps"]
             for s in systems:
                 g = got[s]
@@ -201,6 +211,13 @@ def main():
     print(text)
     if shutil.which("gnuplot"):
         charts(out, chart, systems, start_data)
+
+
+def blob_size(out):
+    for line in open(os.path.join(out, "machine.txt")):
+        if line.startswith("blob:"):
+            return int(line.split()[1])
+    return 20_000_000
 
 
 def mb(out, size):

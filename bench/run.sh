@@ -30,7 +30,7 @@ START=$SECONDS
 if [ -n "${QUICK:-}" ]; then
     ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-0.7} STARTUP_ROUNDS=${STARTUP_ROUNDS:-1}
 else
-    ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-3} STARTUP_ROUNDS=${STARTUP_ROUNDS:-3}
+    ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-3} STARTUP_ROUNDS=${STARTUP_ROUNDS:-5}
 fi
 SMALL_MB=${SMALL_MB:-25} BIG_MB=${BIG_MB:-200}
 SCPU=${SERVER_CPU:-1} CCPU=${CLIENT_CPU:-0}
@@ -247,6 +247,7 @@ server_pids() { # system: the server's process ids, comma-separated (nginx: mast
     for size in small big; do
         echo "seed $size: $(info $size payload_bytes) bytes in $(info $size chunks) chunks"
     done
+    echo "blob: $BLOB_SIZE bytes ($BLOB)"
 } >"$OUT/machine.txt"
 
 # --- Start-up ------------------------------------------------------------------------------------
@@ -281,6 +282,9 @@ startup_one() { # round size system
         result=$(env ZARF_INJECTOR_INIT_ROOT="$init" ZARF_INJECTOR_SEED_ROOT="$seed" \
             taskset -c "$CCPU" python3 bench/startup.py "$port" \
             taskset -c "$SCPU" "${BIN[$s]}" "$(info "$size" sha256)" "127.0.0.1:$port") || true ;;
+    serve) # `zarf-injector serve` on the layout already unpacked
+        result=$(taskset -c "$CCPU" python3 bench/startup.py "$port" \
+            taskset -c "$SCPU" "$OURS" serve "$W/$size/layout" "127.0.0.1:$port") || true ;;
     tar)
         /usr/bin/time -f '%e %M' -o "$W/time" taskset -c "$SCPU" \
             sh -c "cat '$init'/zarf-payload-* | tar -C '$W/tar' -xzf -"  || true
@@ -306,7 +310,7 @@ startup_one() { # round size system
 }
 STARTUP_SYSTEMS=(ours)
 [ -n "${BIN[dist]:-}" ] && STARTUP_SYSTEMS+=(dist)
-STARTUP_SYSTEMS+=(tar tar+nginx nginx registry)
+STARTUP_SYSTEMS+=(tar tar+nginx serve nginx registry)
 for round in $(seq "$STARTUP_ROUNDS"); do
     for size in small big; do
         log "start-up: round $round/$STARTUP_ROUNDS, $size seed"
