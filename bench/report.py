@@ -50,7 +50,7 @@ def ratio(a, b):
 
 
 def latency(us):
-    if us is None:
+    if not us:
         return "–"
     if us < 1000:
         return f"{us:.0f} µs"
