@@ -121,6 +121,7 @@ def main():
         cells[(row["scenario"], row["conns"], row["system"])].append(row["r"])
     systems = [s for s in ORDER if any(k[2] == s for k in cells)]
     chart = {}
+    summary = {}
     for sc, title in SCENARIOS.items():
         if not any(k[0] == sc for k in cells):
             continue
@@ -144,6 +145,7 @@ def main():
                     if all("switches" in r for r in rs):
                         got[s]["switches_per_req"] = med([r["switches"] for r in rs]) / n
                 chart[(sc, c, s)] = got[s]["rps"]
+                summary[(sc, c, s)] = got[s]
             for s in systems:
                 g = got[s]
                 flag = f" ({g['bad']} errors)" if g["bad"] else ""
@@ -205,12 +207,52 @@ def main():
                      f"{ratio(walls[s], walls.get('registry')) if s != 'registry' else ''} |")
         emit("(for wall time, a ratio below 1 is faster)\n")
 
+    goals(lines, summary, start_data, [s for s in ("ours", "dist") if s in systems])
     text = "\n".join(lines)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text + "\n")
     print(text)
     if shutil.which("gnuplot"):
         charts(out, chart, systems, start_data)
+
+
+def goals(lines, summary, start_data, ours):
+    """The issue's four goals, measured: inserted right after the machine notes."""
+    out = ["### The goals of issue 6\n",
+           "| goal | system | measured | met |", "|---|---|---|---|"]
+
+    def get(sc, c, s, key):
+        return (summary.get((sc, c, s)) or {}).get(key)
+
+    for s in ours:
+        name = NAMES[s]
+        for c in (8, 64):
+            a, b = get("blob", c, s, "body_mbps"), get("blob", c, "nginx", "body_mbps")
+            if a and b:
+                out.append(f"| blob throughput ≥ nginx's, {c} connections | {name} | "
+                           f"{a:,.0f} vs {b:,.0f} MB/s = {a / b:.2f}x | {'yes' if a >= b else 'no'} |")
+        worst = None
+        for sc in ("head-tag", "get-digest"):
+            for c in (1, 8, 64):
+                a, b = get(sc, c, s, "rps"), get(sc, c, "registry", "rps")
+                if a and b and (worst is None or a / b < worst[0]):
+                    worst = (a / b, sc, c)
+        if worst:
+            out.append(f"| manifest req/s ≥ 2x the reference registry's | {name} | lowest "
+                       f"{worst[0]:.1f}x ({SCENARIOS[worst[1]]}, {worst[2]} connections) | "
+                       f"{'yes' if worst[0] >= 2 else 'no'} |")
+        rss = [get(sc, 64, s, "rss_kib") for sc in SCENARIOS]
+        rss = [r for r in rss if r]
+        if rss:
+            out.append(f"| server RSS under 64 connections ≤ 4 MiB | {name} | at most "
+                       f"{max(rss):,.0f} KiB | {'yes' if max(rss) <= 4096 else 'no'} |")
+        a, b = start_data.get(("small", s)), start_data.get(("small", "tar"))
+        if a and b:
+            out.append(f"| start-up, ~25 MB seed, ≤ 1.2x `tar xzf` | {name} | {a:.3f} s vs "
+                       f"{b:.3f} s = {a / b:.2f}x | {'yes' if a <= 1.2 * b else 'no'} |")
+    out.append("")
+    at = next((i for i, l in enumerate(lines) if l.startswith("### ")), len(lines))
+    lines[at:at] = out
 
 
 def blob_size(out):
