@@ -256,21 +256,24 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
     ticks as f64 / ticks_per_second
 }
 
-/// Context switches (voluntary and not) of every live thread of the processes `pids`.
-fn context_switches(pids: &[u32]) -> u64 {
-    let mut total = 0;
+/// Context switches (voluntary and not) of every live thread of the processes `pids`, by
+/// thread: a window counts, for each thread alive at its end, the switches since its start
+/// (threads that exit within the window, or were exiting at its start, do not count).
+fn context_switches(pids: &[u32]) -> HashMap<String, u64> {
+    let mut by_thread = HashMap::new();
     for pid in pids {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
         for task in tasks.flatten() {
             let Ok(status) = std::fs::read_to_string(task.path().join("status")) else { continue };
-            total += status
+            let count = status
                 .lines()
                 .filter(|l| l.starts_with("voluntary_ctxt_switches:") || l.starts_with("nonvoluntary_ctxt_switches:"))
                 .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .sum::<u64>();
+            by_thread.insert(format!("{pid}/{}", task.file_name().to_string_lossy()), count);
         }
     }
-    total
+    by_thread
 }
 
 fn main() {
@@ -318,8 +321,8 @@ fn main() {
     let mut max_rss = rss_kib(&o.pids);
     let warm_at = start + Duration::from_secs_f64(o.warmup);
     // (when, server CPU seconds, server context switches) at the start and the end of the window
-    let mut window_start: Option<(Instant, f64, u64)> = None;
-    let mut window_end: Option<(Instant, f64, u64)> = None;
+    let mut window_start: Option<(Instant, f64, HashMap<String, u64>)> = None;
+    let mut window_end: Option<(Instant, f64, HashMap<String, u64>)> = None;
     let mut window_bytes = 0u64;
     let sample = |pids: &[u32]| (Instant::now(), cpu_seconds(pids), context_switches(pids));
     let mut next_sample = Instant::now() + Duration::from_millis(20);
@@ -515,7 +518,11 @@ fn main() {
     let first = window_start.unwrap_or_else(|| sample(&o.pids));
     let last = window_end.unwrap_or_else(|| sample(&o.pids));
     let cpu = last.1 - first.1;
-    let switches = last.2.saturating_sub(first.2);
+    let switches: u64 = last
+        .2
+        .iter()
+        .map(|(tid, end)| end.saturating_sub(first.2.get(tid).copied().unwrap_or(0)))
+        .sum();
     let kept: Vec<&(Duration, Duration, u64)> = records.iter().collect();
     let seconds = last.0.saturating_duration_since(first.0).as_secs_f64().max(1e-9);
     let mut lat: Vec<u64> = kept.iter().map(|r| r.1.as_nanos() as u64).collect();
