@@ -3,7 +3,7 @@
 # files) and the reference registry (Debian docker-registry, distribution 2.8, the same image
 # pushed with skopeo), side by side in one run, alternating the systems round by round.
 #
-#   bench/run.sh               full run, ~12 min on 2 cores (ROUNDS=3, DURATION=3)
+#   bench/run.sh               full run, ~10 min on 2 cores (ROUNDS=3, DURATION=3)
 #   QUICK=1 bench/run.sh       ~2 min (one round, short cells): for trying the harness
 #
 # It measures:
