@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Turns the results of bench/run.sh into Markdown tables and PNG charts.
+
+Usage: report.py OUTDIR
+
+Reads OUTDIR/{machine.txt, startup.jsonl, serve.jsonl, wrk.jsonl, pull.jsonl, push.jsonl};
+writes OUTDIR/report.md (also printed) and, when gnuplot is installed, OUTDIR/serving.png and
+OUTDIR/startup.png. Every figure is the median over the rounds. Only the standard library.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+
+NAMES = {
+    "ours": "zarf-injector",
+    "dist": "zarf-injector (dist)",
+    "nginx": "nginx (sendfile)",
+    "registry": "docker-registry 2.8",
+    "tar": "cat chunks \\| tar xzf",
+    "tar+nginx": "tar xzf, then nginx",
+    "serve": "zarf-injector serve",
+}
+SCENARIOS = {
+    "head-tag": "HEAD manifest by tag",
+    "get-digest": "GET manifest by digest",
+    "blob": "GET ~20 MB blob",
+    "range": "Range GET, 1 MiB slices of the ~20 MB blob",
+}
+ORDER = ["ours", "dist", "nginx", "registry"]
+
+
+def load(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "–"
+
+
+def latency(us):
+    if not us:
+        return "–"
+    if us < 1000:
+        return f"{us:.0f} µs"
+    if us < 100_000:
+        return f"{us / 1000:.1f} ms"
+    return f"{us / 1000:.0f} ms"
+
+
+def number(x, digits=0):
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def main():
+    out = sys.argv[1]
+    lines = []
+    emit = lines.append
+    machine = open(os.path.join(out, "machine.txt")).read().strip().splitlines()
+    emit("Machine and run:\n")
+    for line in machine:
+        emit(f"- {line}")
+    emit("")
+
+    # --- start-up
+    startup = load(os.path.join(out, "startup.jsonl"))
+    by = defaultdict(list)
+    for row in startup:
+        by[(row["size"], row["system"])].append(row["r"])
+    systems = [s for s in ["ours", "dist", "tar", "tar+nginx", "serve", "nginx", "registry"]
+               if any(k[1] == s for k in by)]
+    start_data = {}
+    if startup:
+        emit("### Start-up: exec to the first 200 on `GET /v2/`\n")
+        emit("| seed | system | seconds | peak RSS (KiB) | × tar xzf | × tar xzf, then nginx |")
+        emit("|---|---|---|---|---|---|")
+        for size in ["small", "big"]:
+            tar = med([r.get("seconds") for r in by[(size, "tar")]])
+            tn = med([r.get("seconds") for r in by[(size, "tar+nginx")]])
+            for s in systems:
+                rs = by[(size, s)]
+                sec = med([r.get("seconds") for r in rs])
+                rss = med([r.get("hwm_kib") for r in rs])
+                start_data[(size, s)] = sec
+                label = {"small": f"~{mb(out, 'small')} MB", "big": f"~{mb(out, 'big')} MB"}[size]
+                note = ""
+                if s == "tar":
+                    note = " (unpack only, no server)"
+                elif s in ("nginx", "serve"):
+                    note = " (files already unpacked)"
+                elif s == "registry":
+                    note = " (image pushed beforehand)"
+                fails = sum(1 for r in rs if "error" in r)
+                if fails:
+                    note += f" ({fails} failed)"
+                emit(f"| {label} | {NAMES[s]}{note} | {number(sec, 3)} | {number(rss)} | "
+                     f"{ratio(sec, tar) if s in ('ours', 'dist', 'tar+nginx') else ''} | "
+                     f"{ratio(sec, tn) if s in ('ours', 'dist') else ''} |")
+        emit("")
+    push = load(os.path.join(out, "push.jsonl"))
+    if push:
+        emit("Filling the reference registry by `skopeo copy oci:... docker://...` took "
+             + ", ".join(f"{p['seconds']:.1f} s (~{mb(out, p['size'])} MB seed)" for p in push)
+             + ".\n")
+
+    # --- serving
+    serve = load(os.path.join(out, "serve.jsonl"))
+    cells = defaultdict(list)
+    for row in serve:
+        cells[(row["scenario"], row["conns"], row["system"])].append(row["r"])
+    systems = [s for s in ORDER if any(k[2] == s for k in cells)]
+    chart = {}
+    summary = {}
+    for sc, title in SCENARIOS.items():
+        if not any(k[0] == sc for k in cells):
+            continue
+        emit(f"### {title}\n")
+        emit("| conns | system | req/s | MB/s | p50 | p99 | server CPU per request | context switches per request | peak RSS (KiB) | × nginx | × registry |")
+        emit("|---|---|---|---|---|---|---|---|---|---|---|")
+        for c in sorted({k[1] for k in cells if k[0] == sc}):
+            got = {}
+            for s in systems:
+                rs = cells[(sc, c, s)]
+                got[s] = {k: med([r.get(k) for r in rs]) for k in
+                          ["rps", "body_mbps", "p50_us", "p99_us", "rss_kib", "cpu_us_per_req", "switches_per_req"]}
+                got[s]["bad"] = sum(r.get("bad", 0) + r.get("errors", 0) for r in rs)
+                if sc in ("blob", "range") and got[s]["body_mbps"]:
+                    # requests/s from the bytes received in the window: at 64 connections a
+                    # ~20 MB response takes most of a second, so few complete in a window
+                    per = blob_size(out) if sc == "blob" else 1048576
+                    got[s]["rps"] = got[s]["body_mbps"] * 1e6 / per
+                    n = got[s]["rps"] * (med([r.get("seconds") for r in rs]) or 1)
+                    got[s]["cpu_us_per_req"] = med([r.get("cpu_s") for r in rs]) * 1e6 / n
+                    if all("switches" in r for r in rs):
+                        got[s]["switches_per_req"] = med([r["switches"] for r in rs]) / n
+                chart[(sc, c, s)] = got[s]["rps"]
+                summary[(sc, c, s)] = got[s]
+            for s in systems:
+                g = got[s]
+                flag = f" ({g['bad']} errors)" if g["bad"] else ""
+                mbps = number(g["body_mbps"], 1) if sc in ("blob", "range", "get-digest") else "–"
+                emit(f"| {c} | {NAMES[s]}{flag} | {number(g['rps'])} | {mbps} | "
+                     f"{latency(g['p50_us'])} | {latency(g['p99_us'])} | {latency(g['cpu_us_per_req'])} | {number(g['switches_per_req'], 2)} | {number(g['rss_kib'])} | "
+                     f"{ratio(g['rps'], got.get('nginx', {}).get('rps')) if s != 'nginx' else ''} | "
+                     f"{ratio(g['rps'], got.get('registry', {}).get('rps')) if s != 'registry' else ''} |")
+        emit("")
+
+    sys_rows = load(os.path.join(out, "syscalls.jsonl"))
+    if sys_rows:
+        emit("### System calls per request (strace -c -f, one connection, one second)\n")
+        emit("| request | system | requests traced | syscalls per request | the most frequent (per request) |")
+        emit("|---|---|---|---|---|")
+        for row in sys_rows:
+            n = row["requests"] or 0
+            calls = row["calls"]
+            total = sum(calls.values())
+            top = sorted(calls.items(), key=lambda kv: -kv[1])[:7]
+            detail = ", ".join(f"{name} {count / n:.2f}" for name, count in top) if n else "–"
+            emit(f"| {SCENARIOS[row['scenario']]} | {NAMES[row['system']]} | {n:,} | "
+                 f"{total / n:.1f} | {detail} |" if n else
+                 f"| {SCENARIOS[row['scenario']]} | {NAMES[row['system']]} | 0 | – | – |")
+        emit("")
+
+    wrk = load(os.path.join(out, "wrk.jsonl"))
+    if wrk:
+        emit("### Cross-check with wrk (8 connections, one run each)\n")
+        emit("| request | system | wrk req/s | wrk p50 | wrk p99 | loadgen req/s (median) |")
+        emit("|---|---|---|---|---|---|")
+        for row in wrk:
+            lg = med([r.get("rps") for r in cells[(row["scenario"], 8, row["system"])]])
+            non = f" ({row['non2xx']} non-2xx)" if row.get("non2xx") not in ("0", "", None) else ""
+            emit(f"| {SCENARIOS[row['scenario']]} | {NAMES[row['system']]}{non} | "
+                 f"{number(float(row['rps'] or 0))} | {row['p50']} | {row['p99']} | {number(lg)} |")
+        emit("")
+
+    # --- pull
+    pull = load(os.path.join(out, "pull.jsonl"))
+    if pull:
+        emit("### Full pull of the ~%s MB seed image\n" % mb(out, "small"))
+        emit("| client | system | wall (s) | × nginx | × registry |")
+        emit("|---|---|---|---|---|")
+        by = defaultdict(list)
+        for row in pull:
+            by[(row["tool"], row["system"])].append(row)
+        for tool in ["skopeo", "ctr"]:
+            walls = {s: med([r["seconds"] for r in by[(tool, s)] if r["ok"]]) for s in systems}
+            for s in systems:
+                rs = by[(tool, s)]
+                if not rs:
+                    continue
+                fails = sum(1 for r in rs if not r["ok"])
+                flag = f" ({fails} of {len(rs)} failed)" if fails else ""
+                name = "skopeo copy" if tool == "skopeo" else "ctr images pull"
+                emit(f"| {name} | {NAMES[s]}{flag} | {number(walls[s], 2)} | "
+                     f"{ratio(walls[s], walls.get('nginx')) if s != 'nginx' else ''} | "
+                     f"{ratio(walls[s], walls.get('registry')) if s != 'registry' else ''} |")
+        emit("(for wall time, a ratio below 1 is faster)\n")
+
+    goals(lines, summary, start_data, [s for s in ("ours", "dist") if s in systems])
+    text = "\n".join(lines)
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+    if shutil.which("gnuplot"):
+        charts(out, chart, systems, start_data)
+
+
+def goals(lines, summary, start_data, ours):
+    """The issue's four goals, measured: inserted right after the machine notes."""
+    out = ["### The goals of issue 6\n",
+           "| goal | system | measured | met |", "|---|---|---|---|"]
+
+    def get(sc, c, s, key):
+        return (summary.get((sc, c, s)) or {}).get(key)
+
+    for s in ours:
+        name = NAMES[s]
+        for c in (8, 64):
+            a, b = get("blob", c, s, "body_mbps"), get("blob", c, "nginx", "body_mbps")
+            if a and b:
+                out.append(f"| blob throughput ≥ nginx's, {c} connections | {name} | "
+                           f"{a:,.0f} vs {b:,.0f} MB/s = {a / b:.2f}x | {'yes' if a >= b else 'no'} |")
+        worst = None
+        for sc in ("head-tag", "get-digest"):
+            for c in (1, 8, 64):
+                a, b = get(sc, c, s, "rps"), get(sc, c, "registry", "rps")
+                if a and b and (worst is None or a / b < worst[0]):
+                    worst = (a / b, sc, c)
+        if worst:
+            out.append(f"| manifest req/s ≥ 2x the reference registry's | {name} | lowest "
+                       f"{worst[0]:.1f}x ({SCENARIOS[worst[1]]}, {worst[2]} connections) | "
+                       f"{'yes' if worst[0] >= 2 else 'no'} |")
+        rss = [get(sc, 64, s, "rss_kib") for sc in SCENARIOS]
+        rss = [r for r in rss if r]
+        if rss:
+            out.append(f"| server RSS under 64 connections ≤ 4 MiB | {name} | at most "
+                       f"{max(rss):,.0f} KiB | {'yes' if max(rss) <= 4096 else 'no'} |")
+        a, b = start_data.get(("small", s)), start_data.get(("small", "tar"))
+        if a and b:
+            out.append(f"| start-up, ~25 MB seed, ≤ 1.2x `tar xzf` | {name} | {a:.3f} s vs "
+                       f"{b:.3f} s = {a / b:.2f}x | {'yes' if a <= 1.2 * b else 'no'} |")
+    out.append("")
+    at = next((i for i, l in enumerate(lines) if l.startswith("### ")), len(lines))
+    lines[at:at] = out
+
+
+def blob_size(out):
+    for line in open(os.path.join(out, "machine.txt")):
+        if line.startswith("blob:"):
+            return int(line.split()[1])
+    return 20_000_000
+
+
+def mb(out, size):
+    for line in open(os.path.join(out, "machine.txt")):
+        if line.startswith(f"seed {size}:"):
+            return round(int(line.split()[2]) / 1e6)
+    return "?"
+
+
+def charts(out, chart, systems, start_data):
+    colours = {"ours": "#1f77b4", "dist": "#6baed6", "nginx": "#2ca02c", "registry": "#d62728",
+               "tar": "#7f7f7f", "tar+nginx": "#98df8a"}
+    plot = ["set terminal pngcairo noenhanced size 1200,800 font 'sans,10'",
+            f"set output '{out}/serving.png'",
+            "set multiplot layout 2,2 title 'Requests per second (median; server on 1 CPU, client on the other)'",
+            "set style data histograms", "set style histogram clustered gap 1",
+            "set style fill solid 0.9 border -1", "set boxwidth 0.9", "set grid ytics",
+            "set key top left", "set yrange [0:*]", "set xlabel 'connections'"]
+    for sc, title in SCENARIOS.items():
+        data = os.path.join(out, f"serving-{sc}.dat")
+        with open(data, "w") as f:
+            for c in (1, 8, 64):
+                f.write(f"{c} " + " ".join(str(chart.get((sc, c, s)) or 0) for s in systems) + "\n")
+        cols = ", ".join(
+            f"'{data}' using {i + 2}:xtic(1) title '{NAMES[s]}' lc rgb '{colours[s]}'"
+            for i, s in enumerate(systems))
+        plot += [f"set title '{title}'", f"plot {cols}"]
+    plot.append("unset multiplot")
+    if start_data:
+        data = os.path.join(out, "startup.dat")
+        names = [s for s in ["ours", "dist", "tar", "tar+nginx"]
+                 if any(k[1] == s for k in start_data)]
+        with open(data, "w") as f:
+            for size in ("small", "big"):
+                f.write(f"~{mb(out, size)}MB " + " ".join(str(start_data.get((size, s)) or 0) for s in names) + "\n")
+        cols = ", ".join(
+            f"'{data}' using {i + 2}:xtic(1) title '{NAMES[s].replace(chr(92), '')}' lc rgb '{colours[s]}'"
+            for i, s in enumerate(names))
+        plot += ["set terminal pngcairo noenhanced size 900,450 font 'sans,10'",
+                 f"set output '{out}/startup.png'",
+                 "set title 'Start-up: exec to first 200 on /v2/ (seconds, median; lower is better)'",
+                 "set xlabel 'seed payload'", "set key top left",
+                 f"plot {cols}"]
+    script = os.path.join(out, "charts.gp")
+    with open(script, "w") as f:
+        f.write("\n".join(plot) + "\n")
+    subprocess.run(["gnuplot", script], check=False)
+
+
+if __name__ == "__main__":
+    main()
