@@ -406,8 +406,11 @@ fn write_response(
         crate::range::push_decimal(&mut head, response.body.len());
         head.push_str("\r\n");
     }
+    // An HTTP/1.0 client keeps the connection only when told so (RFC 9112 §9.3).
     head.push_str(if close {
         "Connection: close\r\n\r\n"
+    } else if request.http10 {
+        "Connection: keep-alive\r\n\r\n"
     } else {
         "\r\n"
     });

@@ -946,6 +946,10 @@ const HTTP_CASES: &[HttpCase] = &[
         run: http10_closes,
     },
     HttpCase {
+        name: "HTTP/1.0 with keep-alive is told so and kept",
+        run: http10_keep_alive,
+    },
+    HttpCase {
         name: "TLS ClientHello: HTTP/1.1 400 before the close",
         run: tls_client_hello,
     },
@@ -1129,6 +1133,20 @@ fn http10_closes(server: &Server, name: &str) {
     let response = conn.response(false);
     assert_answer(name, &response, 200, Some(b"{}"));
     assert_eq!(conn.rest(), b"", "{name}: the server did not close");
+}
+
+fn http10_keep_alive(server: &Server, name: &str) {
+    let mut conn = Conn::open(server.addr());
+    for round in 0..2 {
+        conn.send(b"GET /v2/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let response = conn.response(false);
+        assert_answer(name, &response, 200, Some(b"{}"));
+        assert_eq!(
+            response.header("Connection"),
+            Some("keep-alive"),
+            "{name}: round {round}"
+        );
+    }
 }
 
 /// Asserts that `answer` is a whole response with `status` and nothing after it.
