@@ -25,6 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
+# shellcheck source=../tests/clients/containerd-config.sh
+. "$REPO/tests/clients/containerd-config.sh"
 START=$SECONDS
 
 if [ -n "${QUICK:-}" ]; then
@@ -405,24 +407,7 @@ done
 log "starting containerd"
 CTRD=$W/containerd
 mkdir -p "$CTRD"
-cat >"$CTRD/config.toml" <<EOF
-version = 2
-root = "$CTRD/root"
-state = "$CTRD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CTRD/containerd.sock"
-[ttrpc]
-  address = "$CTRD/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CTRD/opt"
-[plugins."io.containerd.metadata.v1.bolt"]
-  content_sharing_policy = "isolated"
-EOF
+write_containerd_config "$CTRD"
 taskset -c "$CCPU" containerd --config "$CTRD/config.toml" >"$CTRD/log" 2>&1 &
 CTRD_PID=$!
 for _ in $(seq 100); do

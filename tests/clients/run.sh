@@ -25,6 +25,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=containerd-config.sh
+. "$HERE/containerd-config.sh"
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-60}
 DOCKER=${DOCKER:-$(command -v docker || echo /usr/local/bin/docker)}
 
@@ -225,24 +227,7 @@ start_containerd() {
     need containerd ctr || return 1
     local i
     mkdir -p "$CTRD"
-    cat >"$CTRD/config.toml" <<EOF
-version = 2
-root = "$CTRD/root"
-state = "$CTRD/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$CTRD/containerd.sock"
-[ttrpc]
-  address = "$CTRD/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CTRD/opt"
-[plugins."io.containerd.metadata.v1.bolt"]
-  content_sharing_policy = "isolated"
-EOF
+    write_containerd_config "$CTRD"
     containerd --config "$CTRD/config.toml" >"$CTRD/log" 2>&1 &
     CTRD_PID=$!
     for i in $(seq 100); do
