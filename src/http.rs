@@ -151,12 +151,10 @@ pub fn serve(listener: TcpListener, handler: &'static Handler) {
             load.connections.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
-        let spawned = std::thread::Builder::new()
-            .stack_size(128 << 10)
-            .spawn(move || {
-                let _ = connection(stream, handler, load);
-                load.connections.fetch_sub(1, Ordering::AcqRel);
-            });
+        let spawned = sys::spawn(move || {
+            let _ = connection(stream, handler, load);
+            load.connections.fetch_sub(1, Ordering::AcqRel);
+        });
         if spawned.is_err() {
             load.connections.fetch_sub(1, Ordering::AcqRel);
         }
