@@ -10,6 +10,7 @@
 //! file and the reason, so an [`Error`] is a fixed reason (`Copy`, static text: no formatting
 //! machinery in the binary) and a [`Failure`] adds the file it concerns and the OS error, if any.
 
+use crate::line::Line;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -312,23 +313,21 @@ impl From<Error> for Failure {
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Failure {
+    /// The failure in words: `path: reason: OS error (detail)`, each part when present.
+    pub fn line(&self) -> Line {
+        let mut line = Line::default();
         if let Some(path) = &self.path {
-            f.write_str(&path.to_string_lossy())?;
-            f.write_str(": ")?;
+            line.path(path).text(": ");
         }
-        f.write_str(self.error.message())?;
+        line.text(self.error.message());
         if let Some(os) = &self.os {
-            f.write_str(": ")?;
-            fmt::Display::fmt(os, f)?;
+            line.text(": ").io_error(os);
         }
         if let Some(detail) = &self.detail {
-            f.write_str(" (")?;
-            f.write_str(detail)?;
-            f.write_str(")")?;
+            line.text(" (").text(detail).text(")");
         }
-        Ok(())
+        line
     }
 }
 
@@ -513,6 +512,6 @@ mod tests {
     fn injector_errors_keep_their_messages() {
         assert_eq!(Error::Usage.to_string(), Error::Usage.message());
         let failure = Failure::at(Error::Write, Path::new("/x"));
-        assert_eq!(failure.to_string(), "/x: cannot write");
+        assert_eq!(failure.line().as_str(), "/x: cannot write");
     }
 }

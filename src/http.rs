@@ -12,6 +12,7 @@
 //! fall back to plain HTTP only on such an answer.
 
 use crate::error::{Error, Failure};
+use crate::line::Line;
 use crate::sys;
 use std::borrow::Cow;
 use std::fs::File;
@@ -120,8 +121,11 @@ pub struct Response {
 
 /// Binds a listening socket.
 pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
-    TcpListener::bind(address)
-        .map_err(|e| Failure::io(Error::Bind, Path::new(&address.to_string()), e))
+    TcpListener::bind(address).map_err(|e| {
+        let mut text = Line::default();
+        text.socket_address(address);
+        Failure::io(Error::Bind, Path::new(text.as_str()), e)
+    })
 }
 
 /// Counts the connections open and the requests being answered.
@@ -197,16 +201,13 @@ fn connection(mut stream: TcpStream, handler: &Handler, load: &Load) -> io::Resu
 /// One access-log line: method, target, status, body bytes sent, milliseconds.
 fn log(request: &Request, written: &io::Result<(u16, u64)>, started: Instant) {
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut line = Line::new(&request.method);
+    line.text(" ").text(&request.target).text(" ");
     match written {
-        Ok((status, bytes)) => println!(
-            "{} {} {status} {bytes} {millis}ms",
-            request.method, request.target
-        ),
-        Err(e) => println!(
-            "{} {} aborted: {e} {millis}ms",
-            request.method, request.target
-        ),
-    }
+        Ok((status, bytes)) => line.number(u64::from(*status)).text(" ").number(*bytes),
+        Err(e) => line.text("aborted: ").io_error(e),
+    };
+    line.text(" ").number(millis).text("ms").to_stdout();
 }
 
 enum Head {

@@ -36,6 +36,7 @@ pub mod http;
 pub mod inject;
 pub mod json;
 pub mod layout;
+pub mod line;
 #[cfg(feature = "pack")]
 pub mod pack;
 pub mod range;

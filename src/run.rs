@@ -4,6 +4,7 @@
 use crate::cli::{self, Command};
 use crate::error::{Error, Failure};
 use crate::http::{self, Request};
+use crate::line::Line;
 use crate::registry::Registry;
 use crate::repository::Repositories;
 use crate::{inject, layout};
@@ -16,7 +17,9 @@ pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("zarf-injector: {failure}");
+            Line::new("zarf-injector: ")
+                .text(failure.line().as_str())
+                .to_stderr();
             ExitCode::FAILURE
         }
     }
@@ -26,8 +29,10 @@ fn run() -> Result<(), Failure> {
     crate::sys::handle_termination();
     let command = cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name))?;
     match command {
-        Command::Help => print!("{}", cli::HELP),
-        Command::Version => println!("zarf-injector {}", env!("CARGO_PKG_VERSION")),
+        Command::Help => Line::new(cli::HELP.trim_end()).to_stdout(),
+        Command::Version => Line::new("zarf-injector ")
+            .text(env!("CARGO_PKG_VERSION"))
+            .to_stdout(),
         Command::Inject {
             checksum,
             init_root,
@@ -46,18 +51,29 @@ fn run() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `extracted N files in T s at X MB/s`, with integer arithmetic only (float formatting
-/// would add kilobytes to the binary).
+/// `extracted N files in T s at X MB/s`, with integer arithmetic only.
 fn print_extracted(summary: &inject::Summary) {
     let millis = summary.millis.max(1);
     let megabytes_per_second = summary.bytes.saturating_mul(1000) / millis / 1_000_000;
-    println!(
-        "extracted {} files in {}.{:03} s at {} MB/s",
-        summary.files,
-        millis / 1000,
-        millis % 1000,
-        megabytes_per_second
-    );
+    let fraction = millis % 1000;
+    let zeros = if fraction < 10 {
+        "00"
+    } else if fraction < 100 {
+        "0"
+    } else {
+        ""
+    };
+    Line::new("extracted ")
+        .number(summary.files)
+        .text(" files in ")
+        .number(millis / 1000)
+        .text(".")
+        .text(zeros)
+        .number(fraction)
+        .text(" s at ")
+        .number(megabytes_per_second)
+        .text(" MB/s")
+        .to_stdout();
 }
 
 /// Builds the repository map once, then serves the registry until SIGTERM/SIGINT.
@@ -71,7 +87,9 @@ fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
     let address = listener
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
-    println!("listening on {address}");
+    Line::new("listening on ")
+        .socket_address(address)
+        .to_stdout();
     http::serve(
         listener,
         Box::leak(Box::new(|request: &Request| registry.handle(request))),

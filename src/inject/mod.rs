@@ -16,6 +16,7 @@ pub mod untar;
 
 use crate::error::{Error, Failure};
 use crate::layout;
+use crate::line::Line;
 use chunks::ChunkReader;
 use gzip::GzipReader;
 use std::ffi::OsStr;
@@ -44,12 +45,13 @@ pub struct Summary {
 pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result<Summary, Failure> {
     let started = Instant::now();
     let found = chunks::find(init_root)?;
-    println!(
-        "found {} chunks, {} bytes in {}",
-        found.paths.len(),
-        found.total_bytes,
-        init_root.display()
-    );
+    Line::new("found ")
+        .number(found.paths.len() as u64)
+        .text(" chunks, ")
+        .number(found.total_bytes)
+        .text(" bytes in ")
+        .path(init_root)
+        .to_stdout();
     let staging = prepare_staging(seed_root)?;
     let result = unpack_into(found.paths, init_root, &staging, checksum);
     let result = result.and_then(|stats| {
@@ -105,7 +107,7 @@ fn unpack_into(
         return Err(failure);
     }
     let stats = extracted.map_err(|f| name_chunk(f, failed_chunk, init_root))?;
-    println!("verified {hex}");
+    Line::new("verified ").text(&hex).to_stdout();
     Ok(stats)
 }
 
