@@ -8,7 +8,7 @@
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Failure};
 use crate::json::{self, Json};
-use std::fs::File;
+use crate::sys;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -48,7 +48,7 @@ pub fn read_json(path: &Path, limit: usize, missing: Error) -> Result<Json, Fail
 /// the error if it cannot be read. (A plain loop: `Read::take` + `read_to_end` cost ~0.8 KB
 /// more in the binary.)
 pub fn read_limited(path: &Path, limit: usize, missing: Error) -> Result<Vec<u8>, Failure> {
-    let mut file = File::open(path).map_err(|e| Failure::io(missing, path, e))?;
+    let mut file = sys::open_read(path).map_err(|e| Failure::io(missing, path, e))?;
     let mut bytes = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {
@@ -107,7 +107,7 @@ fn check_manifest(root: &Path, descriptor: &Json, at: &Path, depth: usize) -> Re
 
 /// Checks that the blob at `path` has `size` bytes and hashes to `digest`, streaming it.
 pub fn verify_blob(path: &Path, digest: &Digest<'_>, size: u64) -> Result<(), Failure> {
-    let file = File::open(path).map_err(|e| Failure::io(Error::BlobMissing, path, e))?;
+    let file = sys::open_read(path).map_err(|e| Failure::io(Error::BlobMissing, path, e))?;
     let actual = file
         .metadata()
         .map_err(|e| Failure::io(Error::BlobMissing, path, e))?

@@ -14,6 +14,7 @@ use crate::layout::INDEX_TYPES;
 use crate::range::{self, Selection};
 use crate::repository::{ManifestInfo, Referrer, Repositories};
 use crate::route::{Page, Reference, Route};
+use crate::sys;
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -256,7 +257,7 @@ impl Registry {
 
     /// Opens `blobs/<algorithm>/<hex>`; the digest was validated, so the path stays inside.
     fn open_blob(&self, digest: &Digest<'_>) -> Option<(File, u64)> {
-        let file = File::open(self.root.join(digest.blob_path())).ok()?;
+        let file = sys::open_read(&self.root.join(digest.blob_path())).ok()?;
         let meta = file.metadata().ok()?;
         meta.is_file().then_some((file, meta.len()))
     }

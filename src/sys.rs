@@ -7,14 +7,18 @@
 //!   listening socket down, which is async-signal-safe and is the only way to wake std's
 //!   `accept`, which retries on `EINTR`.
 //! - `pthread_create(3)` for the connection threads ([`spawn`]).
+//! - `open(2)` for every file the injector opens ([`open_read`], [`create_no_follow`]).
 //!
 //! And, on musl only, one libc function replaced for its size: [`pthread_setname_np`].
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The most bytes one `sendfile` call is asked for (Linux's own limit per call).
@@ -87,6 +91,41 @@ pub fn spawn<F: FnOnce() + Send + 'static>(task: F) -> io::Result<()> {
     match created {
         0 => Ok(()),
         code => Err(io::Error::from_raw_os_error(code)),
+    }
+}
+
+/// Opens `path` for reading.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    open(path, libc::O_RDONLY, 0)
+}
+
+/// Creates `path` for writing (or truncates it) with permission bits `mode`, refusing to
+/// follow a symbolic link in its last component.
+pub fn create_no_follow(path: &Path, mode: u32) -> io::Result<File> {
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW;
+    open(path, flags, mode)
+}
+
+/// `open(2)` with `O_CLOEXEC`, retried on `EINTR`.
+///
+/// std's `File::open` and `OpenOptions` do the same, but their checks of impossible option
+/// sets carry messages as boxed strings, whose `Debug` code (string escaping and its Unicode
+/// tables) cost 5.4 KB of the nightly x86_64 binary (docs/SIZE.md).
+fn open(path: &Path, flags: libc::c_int, mode: u32) -> io::Result<File> {
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    loop {
+        // SAFETY: `path` is NUL-terminated and outlives the call; a variadic `mode` is passed
+        // as an unsigned int, as C promotes `mode_t`.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+        if fd >= 0 {
+            // SAFETY: `fd` was just opened and nothing else owns it.
+            return Ok(unsafe { File::from_raw_fd(fd) });
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! payload is incomplete, which is reported before any byte is read.
 
 use crate::error::{Error, Failure};
+use crate::sys;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -163,7 +164,7 @@ impl ChunkReader {
                 let Some(path) = self.paths.next() else {
                     return Ok(0);
                 };
-                match File::open(&path) {
+                match sys::open_read(&path) {
                     Ok(file) => self.current = Some((file, path)),
                     Err(e) => {
                         self.failed = Some(path);
@@ -191,7 +192,7 @@ impl ChunkReader {
 
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if crate::sys::terminating() {
+        if sys::terminating() {
             return Err(io::Error::other(Error::Terminated));
         }
         let n = self.read_current(buf)?;

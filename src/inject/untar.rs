@@ -8,11 +8,11 @@
 //! staging directory that the injector itself created. Every size is checked before use.
 
 use crate::error::{Error, Failure};
+use crate::sys;
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 const BLOCK: usize = 512;
@@ -368,13 +368,7 @@ impl Entry<'_> {
         path: &Path,
         buffer: &mut [u8],
     ) -> Result<u64, Failure> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .mode(self.mode & 0o777 | 0o600)
-            .open(path)
+        let mut file = sys::create_no_follow(path, self.mode & 0o777 | 0o600)
             .map_err(|e| Failure::io(Error::Write, path, e))?;
         let mut left = self.size;
         while left > 0 {
