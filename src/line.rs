@@ -4,13 +4,18 @@
 //! Why: `println!` and the `Display` impls of `io::Error`, `SocketAddr` and `Path` pull in
 //! std's formatting machinery, musl's `strerror` table and IPv6 printing: about 10 KB of the
 //! nightly binary (docs/SIZE.md), for a handful of lines made of words, numbers, paths and
-//! addresses. A [`Line`] is built from those pieces and written with one `write` call, so that
-//! the lines of concurrent connections never interleave.
+//! addresses. A [`Line`] is built from those pieces and written whole under a lock, so that the
+//! lines of concurrent connections never interleave.
 
 use crate::error::Error;
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Mutex;
+
+/// Held while a line is written: lines of concurrent connections never interleave, however
+/// long they are.
+static OUTPUT: Mutex<()> = Mutex::new(());
 
 /// One line of output, without its newline until written.
 #[derive(Default)]
@@ -94,14 +99,18 @@ impl Line {
     /// Writes the line and a newline to stdout. Output that cannot be written is dropped:
     /// a closed log must not stop the registry.
     pub fn to_stdout(&mut self) {
-        self.0.push('\n');
-        let _ = io::stdout().lock().write_all(self.0.as_bytes());
+        self.write_to(1);
     }
 
     /// Writes the line and a newline to stderr.
     pub fn to_stderr(&mut self) {
+        self.write_to(2);
+    }
+
+    fn write_to(&mut self, fd: i32) {
         self.0.push('\n');
-        let _ = io::stderr().lock().write_all(self.0.as_bytes());
+        let _one_at_a_time = OUTPUT.lock();
+        let _ = crate::sys::write_all(fd, self.0.as_bytes());
     }
 }
 

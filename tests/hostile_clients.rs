@@ -1002,3 +1002,53 @@ fn pipelined_requests_then_garbage() {
     assert_eq!(answers[50].status, 400, "the garbage: {}", answers[50].head);
     assert_healthy(&server, "after pipelined garbage");
 }
+
+/// The access log of 8 connections at once, each sending requests with 12 KiB targets (three
+/// times a pipe's atomic write size): every line is whole, one request each.
+#[test]
+fn access_log_lines_stay_whole_under_concurrent_long_requests() {
+    let server = Server::start("log-lines");
+    let addr = server.addr();
+    const CLIENTS: usize = 8;
+    const EACH: usize = 20;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            thread::spawn(move || {
+                for i in 0..EACH {
+                    let filler = char::from(b'a' + client as u8).to_string().repeat(12 << 10);
+                    let target = format!("/v2/library/app/tags/list?n={i}&last={filler}");
+                    let response = http_get(addr, &target);
+                    // A `last` longer than any tag is refused: the request still reaches the log.
+                    assert_eq!(response.status, 400, "client {client}, request {i}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client thread");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut lines = Vec::new();
+    while lines.len() < CLIENTS * EACH && Instant::now() < deadline {
+        lines.extend(server.running.more_stdout());
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        lines.len(),
+        CLIENTS * EACH,
+        "one access-log line per request"
+    );
+    for line in &lines {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let [method, target, status, _bytes, millis] = fields[..] else {
+            panic!("not an access-log line: {:.80}...", line);
+        };
+        let last = target.split_once("&last=").map(|(_, last)| last);
+        let whole =
+            last.is_some_and(|l| l.len() == 12 << 10 && l.bytes().all(|b| b == l.as_bytes()[0]));
+        assert!(
+            method == "GET" && whole && status == "400" && millis.ends_with("ms"),
+            "{line:.80}"
+        );
+    }
+}
