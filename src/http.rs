@@ -66,7 +66,7 @@ impl Request {
         let mut items = Vec::new();
         for (_, value) in self.headers.iter().filter(|(n, _)| n == name) {
             for item in value.split(',') {
-                items.push(item.trim());
+                items.push(trim_ows(item));
             }
         }
         items
@@ -286,7 +286,7 @@ pub fn parse_head(bytes: &[u8]) -> Parsed {
     };
     let mut headers = Vec::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
-        let value = String::from_utf8_lossy(h.value).trim().to_string();
+        let value = trim_ows(&String::from_utf8_lossy(h.value)).to_string();
         headers.push((h.name.to_ascii_lowercase(), value));
     }
     let request = Request {
@@ -296,6 +296,16 @@ pub fn parse_head(bytes: &[u8]) -> Parsed {
         http10: parsed.version == Some(0),
     };
     Parsed::Complete(request, used)
+}
+
+/// `text` without the spaces and tabs around it (HTTP's optional whitespace, RFC 9110 §5.6.3;
+/// `str::trim` would also take Unicode spaces, and its tables).
+pub fn trim_ows(text: &str) -> &str {
+    let ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(|b| !ows(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+    text.get(start..end).unwrap_or_default()
 }
 
 fn reason(status: u16) -> &'static str {
@@ -439,6 +449,21 @@ fn write_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_spaces_and_tabs_are_optional_whitespace() {
+        let cases = [
+            (" \t a b \t ", "a b"),
+            ("", ""),
+            (" \t ", ""),
+            ("x", "x"),
+            ("\u{a0}x\u{a0}", "\u{a0}x\u{a0}"),
+            ("\r\nx", "\r\nx"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(trim_ows(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn http_dates() {

@@ -8,7 +8,7 @@
 
 use crate::digest::Digest;
 use crate::error::{push_error_body, ErrorCode};
-use crate::http::{Body, Request, Response};
+use crate::http::{trim_ows, Body, Request, Response};
 use crate::json;
 use crate::layout::INDEX_TYPES;
 use crate::range::{self, Selection};
@@ -161,9 +161,7 @@ impl Registry {
         ];
         // Range applies to GET only, and If-Range with another validator voids it (RFC 9110
         // §13.1.5, §14.2).
-        let if_range_ok = request
-            .header("if-range")
-            .is_none_or(|v| v.trim() == quoted(text));
+        let if_range_ok = request.header("if-range").is_none_or(|v| v == quoted(text));
         let selection = match request.header("range") {
             Some(value) if request.method == "GET" && if_range_ok => {
                 range::select(value.as_bytes(), size)
@@ -300,7 +298,7 @@ fn opaque_tag(mut tag: &str) -> &str {
 fn accepted_types(request: &Request) -> Vec<String> {
     let mut types = Vec::new();
     for item in request.header_list("accept") {
-        let media_type = item.split(';').next().unwrap_or_default().trim();
+        let media_type = trim_ows(item.split(';').next().unwrap_or_default());
         if !media_type.is_empty() {
             types.push(media_type.to_ascii_lowercase());
         }

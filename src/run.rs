@@ -29,7 +29,7 @@ fn run() -> Result<(), Failure> {
     crate::sys::handle_termination();
     let command = cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name))?;
     match command {
-        Command::Help => Line::new(cli::HELP.trim_end()).to_stdout(),
+        Command::Help => Line::new(cli::HELP.strip_suffix('\n').unwrap_or(cli::HELP)).to_stdout(),
         Command::Version => Line::new("zarf-injector ")
             .text(env!("CARGO_PKG_VERSION"))
             .to_stdout(),
