@@ -1,5 +1,5 @@
-//! The only `unsafe` code: two system calls std does not offer, and threads without std's
-//! bookkeeping.
+//! The only `unsafe` code: system calls that std does not offer, or offers only with code
+//! this program never runs (each one's bytes are in docs/SIZE.md).
 //!
 //! - `sendfile(2)`: std's `io::copy` from a `File` to a `TcpStream` copies through user space;
 //!   blobs are served straight from the page cache instead.
@@ -9,8 +9,6 @@
 //! - `pthread_create(3)` for the connection threads ([`spawn`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`create_no_follow`]), and
 //!   `write(2)` for its output lines ([`write_all`]).
-//!
-//! And, on musl only, one libc function replaced for its size: [`pthread_setname_np`].
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -188,52 +186,5 @@ pub fn wake_on_termination(listener: &TcpListener) {
     LISTENER.store(listener.as_raw_fd(), Ordering::Relaxed);
     if terminating() {
         on_signal(0);
-    }
-}
-
-/// musl's `pthread_setname_np`, without its `snprintf` (the static build pays ~10.8 KB on
-/// nightly x86_64 for musl's whole printf, float formatting included, pulled in only by this
-/// function). std calls it, on the thread being named, for named threads only; this program
-/// names none, and when naming the calling thread this does exactly what musl does:
-/// `prctl(PR_SET_NAME)`. Naming another thread (musl writes `/proc/self/task/<tid>/comm`) is
-/// refused with `ENOSYS`, since nothing here asks for it. Linking resolves the symbol here
-/// first, so libc.a's member is never pulled in; the stable build still gets printf from
-/// libunwind, and other targets keep their libc's function.
-///
-/// # Safety
-///
-/// `name` must point to a NUL-terminated string, as for the libc function.
-#[cfg(target_env = "musl")]
-#[no_mangle]
-pub unsafe extern "C" fn pthread_setname_np(
-    thread: libc::pthread_t,
-    name: *const libc::c_char,
-) -> libc::c_int {
-    // SAFETY: `pthread_self` has no preconditions; `prctl(PR_SET_NAME)` reads at most 16 bytes
-    // of the NUL-terminated `name` the caller vouches for; `__errno_location` is this thread's.
-    unsafe {
-        if thread != libc::pthread_self() {
-            return libc::ENOSYS;
-        }
-        if libc::prctl(libc::PR_SET_NAME, name as libc::c_ulong, 0, 0, 0) < 0 {
-            return *libc::__errno_location();
-        }
-    }
-    0
-}
-
-#[cfg(test)]
-mod tests {
-    /// The replacement names threads as musl's does (run with
-    /// `cargo test --target x86_64-unknown-linux-musl --lib sys`); elsewhere it checks libc's.
-    #[test]
-    fn a_named_thread_gets_its_name() {
-        let comm = std::thread::Builder::new()
-            .name("zarf-test-name".into())
-            .spawn(|| std::fs::read_to_string("/proc/thread-self/comm").unwrap())
-            .unwrap()
-            .join()
-            .unwrap();
-        assert_eq!(comm, "zarf-test-name\n");
     }
 }
