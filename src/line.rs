@@ -9,7 +9,7 @@
 
 use crate::error::Error;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -56,18 +56,21 @@ impl Line {
     /// Appends `address` as `1.2.3.4:80` or `[::1]:80` (RFC 5952 form, as std prints it, but
     /// for IPv4-mapped IPv6 addresses, which come out in hex: `[::ffff:7f00:1]:80`).
     pub fn socket_address(&mut self, address: SocketAddr) -> &mut Line {
-        match address.ip() {
-            IpAddr::V4(ip) => {
-                for (i, octet) in ip.octets().into_iter().enumerate() {
+        match address {
+            SocketAddr::V4(v4) => {
+                for (i, octet) in v4.ip().octets().into_iter().enumerate() {
                     if i > 0 {
                         self.0.push('.');
                     }
                     self.number(u64::from(octet));
                 }
             }
-            IpAddr::V6(ip) => {
+            SocketAddr::V6(v6) => {
                 self.0.push('[');
-                push_ipv6(&mut self.0, ip.segments());
+                push_ipv6(&mut self.0, v6.ip().segments());
+                if v6.scope_id() != 0 {
+                    self.text("%").number(u64::from(v6.scope_id()));
+                }
                 self.0.push(']');
             }
         }
@@ -202,6 +205,7 @@ mod tests {
             "[1:0:0:2::3]:9",
             "[1::2:0:0:3:4]:9",
             "[0:1:0:1:0:1:0:1]:9",
+            "[fe80::1%2]:5000",
         ];
         for text in cases {
             let address: SocketAddr = text.parse().unwrap();
