@@ -1,6 +1,6 @@
 //! A small HTTP/1.1 server on std's blocking sockets: one thread per connection, keep-alive
-//! and pipelining, limits on the request head and on time, a cap on connections, and a
-//! graceful stop on SIGTERM/SIGINT.
+//! and pipelining, limits on the request head and on time, a cap on connections
+//! ([`crate::connections`]), and a graceful stop on SIGTERM/SIGINT.
 //!
 //! An async runtime would cost hundreds of kilobytes; a registry seeding a node serves a
 //! handful of clients. Requests are parsed by `httparse`; the registry is a plain function
@@ -11,6 +11,7 @@
 //! bytes) gets an `HTTP/1.1 400` status line before the close: docker, crane and containerd
 //! fall back to plain HTTP only on such an answer.
 
+use crate::connections::Connections;
 use crate::error::{Error, Failure};
 use crate::line::Line;
 use crate::sys;
@@ -19,15 +20,12 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The largest request head (request line and headers) accepted; larger gets 431.
 pub const MAX_HEAD: usize = 16 << 10;
 /// The most headers accepted in one request; more gets 431.
 const MAX_HEADERS: usize = 64;
-/// The most connections served at once; more get 503.
-pub const MAX_CONNECTIONS: usize = 512;
 /// How long a connection may wait before sending a request.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a client may take to send a whole request head once it has started.
@@ -128,13 +126,6 @@ pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
     })
 }
 
-/// Counts the connections open and the requests being answered.
-#[derive(Default)]
-struct Load {
-    connections: AtomicUsize,
-    busy: AtomicUsize,
-}
-
 /// A request handler shared by every connection's thread.
 pub type Handler = dyn Fn(&Request) -> Response + Sync;
 
@@ -144,50 +135,56 @@ pub type Handler = dyn Fn(&Request) -> Response + Sync;
 /// drop code is needed for them.
 pub fn serve(listener: TcpListener, handler: &'static Handler) {
     sys::wake_on_termination(&listener);
-    let load: &'static Load = Box::leak(Box::default());
+    let connections: &'static Connections = Box::leak(Box::default());
     for stream in listener.incoming() {
         if sys::terminating() {
             break;
         }
         let Ok(stream) = stream else { continue };
-        if load.connections.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+        if !connections.admit() {
             let _ = write_bare_status(&stream, 503);
-            load.connections.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let spawned = sys::spawn(move || {
-            let _ = connection(stream, handler, load);
-            load.connections.fetch_sub(1, Ordering::AcqRel);
+            let _ = connection(stream, handler, connections);
+            connections.leave();
         });
         if spawned.is_err() {
-            load.connections.fetch_sub(1, Ordering::AcqRel);
+            connections.leave();
         }
     }
     let deadline = Instant::now() + GRACE;
-    while load.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+    while connections.requests_in_flight() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 /// Serves requests on one connection until it closes, errs, idles out or the server stops.
-fn connection(mut stream: TcpStream, handler: &Handler, load: &Load) -> io::Result<()> {
+fn connection(
+    mut stream: TcpStream,
+    handler: &Handler,
+    connections: &Connections,
+) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
     let mut buffer = vec![0u8; MAX_HEAD];
     let mut filled = 0;
     while !sys::terminating() {
-        let (request, used) = match read_head(&mut stream, &mut buffer, &mut filled)? {
+        let waiting = connections.wait_for_head(&stream);
+        let head = read_head(&mut stream, &mut buffer, &mut filled)?;
+        drop(waiting);
+        let (request, used) = match head {
             Head::Complete(request, used) => (request, used),
             Head::Closed => return Ok(()),
             Head::TooLarge => return write_bare_status(&stream, 431),
             Head::Invalid => return write_bare_status(&stream, 400),
         };
-        load.busy.fetch_add(1, Ordering::AcqRel);
+        connections.start_request();
         let started = Instant::now();
         let response = handler(&request);
         let close = request.ends_connection() || sys::terminating();
         let written = write_response(&mut stream, &request, response, close);
-        load.busy.fetch_sub(1, Ordering::AcqRel);
+        connections.end_request();
         log(&request, &written, started);
         if close || written.is_err() {
             return Ok(());

@@ -30,6 +30,7 @@
 )]
 
 pub mod cli;
+pub mod connections;
 pub mod digest;
 pub mod error;
 pub mod http;

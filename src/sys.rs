@@ -6,7 +6,8 @@
 //! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and shuts the
 //!   listening socket down, which is async-signal-safe and is the only way to wake std's
 //!   `accept`, which retries on `EINTR`.
-//! - `pthread_create(3)` for the connection threads ([`spawn`]).
+//! - `pthread_create(3)` for the connection threads ([`spawn`]), and `shutdown(2)` to close one
+//!   that must make room at the connection cap ([`shut_down`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`create_no_follow`]), and
 //!   `write(2)` for its output lines ([`write_all`]).
 #![allow(unsafe_code)]
@@ -15,7 +16,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -149,6 +150,14 @@ pub fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Shuts the socket `fd` down both ways: its connection's blocked reads and writes return at
+/// once, and the thread serving it ends. (std offers this only on a `TcpStream` one owns.)
+pub fn shut_down(fd: RawFd) {
+    // SAFETY: shutdown(2) only reads its arguments; the caller vouches that `fd` is a socket
+    // its owner still holds open (a stale descriptor would at worst yield EBADF).
+    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);

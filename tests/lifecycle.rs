@@ -163,8 +163,15 @@ fn connections_over_the_cap_get_503_and_the_server_recovers() {
     let dir = TempDir::new("cap");
     build_layout(dir.path(), &LayoutOptions::TINY);
     let running = run_serve(dir.path());
+    // Paced, so that the listen backlog (128) never overflows: a connection the kernel could
+    // not queue would only reach the server a second later, after the probe.
     let idle: Vec<TcpStream> = (0..512)
-        .map(|_| TcpStream::connect(running.addr).expect("connect"))
+        .map(|i| {
+            if i % 32 == 0 {
+                thread::sleep(Duration::from_millis(5));
+            }
+            TcpStream::connect(running.addr).expect("connect")
+        })
         .collect();
     thread::sleep(Duration::from_millis(500));
     let over = http_get(running.addr, "/v2/");

@@ -6,7 +6,7 @@
 //! does), and anything after the last member that is not another member is an error.
 //!
 //! Decoding errors travel through `io::Read` as `io::Error::other(Error)`; see
-//! [`crate::inject::payload_error`].
+//! [`crate::inject::untar::read_failure`].
 
 use crate::error::Error;
 use miniz_oxide::inflate::core::inflate_flags::TINFL_FLAG_HAS_MORE_INPUT;
