@@ -167,11 +167,14 @@ fn connection(
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
-    let mut buffer = vec![0u8; MAX_HEAD];
-    let mut filled = 0;
+    let mut incoming = Incoming {
+        buffer: vec![0u8; MAX_HEAD],
+        filled: 0,
+        read_timeout: None,
+    };
     while !sys::terminating() {
         let waiting = connections.wait_for_head(&stream);
-        let head = read_head(&mut stream, &mut buffer, &mut filled)?;
+        let head = incoming.read_head(&mut stream)?;
         drop(waiting);
         let (request, used) = match head {
             Head::Complete(request, used) => (request, used),
@@ -189,8 +192,7 @@ fn connection(
         if close || written.is_err() {
             return Ok(());
         }
-        buffer.copy_within(used..filled, 0);
-        filled -= used;
+        incoming.consume(used);
     }
     Ok(())
 }
@@ -214,44 +216,66 @@ enum Head {
     Invalid,
 }
 
-/// Reads until a whole request head is buffered (pipelined bytes stay in the buffer).
-fn read_head(stream: &mut TcpStream, buffer: &mut [u8], filled: &mut usize) -> io::Result<Head> {
-    let mut deadline = None;
-    loop {
-        if *filled > 0 {
-            match parse_head(buffer.get(..*filled).unwrap_or_default()) {
-                Parsed::Complete(request, used) => return Ok(Head::Complete(request, used)),
-                Parsed::Partial => {}
-                Parsed::TooLarge => return Ok(Head::TooLarge),
-                Parsed::Invalid => return Ok(Head::Invalid),
+/// What a connection has received and not yet answered.
+struct Incoming {
+    /// [`MAX_HEAD`] bytes: a head must fit.
+    buffer: Vec<u8>,
+    /// How many bytes of `buffer` hold data.
+    filled: usize,
+    /// The socket's read timeout as last set: setting it costs a system call, and between
+    /// requests it is always [`IDLE_TIMEOUT`].
+    read_timeout: Option<Duration>,
+}
+
+impl Incoming {
+    /// Forgets the first `used` bytes (a request head answered); pipelined bytes move up.
+    fn consume(&mut self, used: usize) {
+        self.buffer.copy_within(used..self.filled, 0);
+        self.filled -= used;
+    }
+
+    /// Reads until a whole request head is buffered (pipelined bytes stay in the buffer).
+    fn read_head(&mut self, stream: &mut TcpStream) -> io::Result<Head> {
+        let mut deadline = None;
+        loop {
+            if self.filled > 0 {
+                match parse_head(self.buffer.get(..self.filled).unwrap_or_default()) {
+                    Parsed::Complete(request, used) => return Ok(Head::Complete(request, used)),
+                    Parsed::Partial => {}
+                    Parsed::TooLarge => return Ok(Head::TooLarge),
+                    Parsed::Invalid => return Ok(Head::Invalid),
+                }
+                deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
             }
-            deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
-        }
-        if *filled == buffer.len() {
-            return Ok(Head::TooLarge);
-        }
-        let timeout = match deadline {
-            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-            None => IDLE_TIMEOUT,
-        };
-        if timeout.is_zero() {
-            return Ok(Head::Closed);
-        }
-        stream.set_read_timeout(Some(timeout))?;
-        let free = buffer.get_mut(*filled..).unwrap_or_default();
-        match stream.read(free) {
-            Ok(0) => return Ok(Head::Closed),
-            Ok(n) => *filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(Head::Closed)
+            if self.filled == self.buffer.len() {
+                return Ok(Head::TooLarge);
             }
-            Err(e) => return Err(e),
+            let timeout = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => IDLE_TIMEOUT,
+            };
+            if timeout.is_zero() {
+                return Ok(Head::Closed);
+            }
+            if self.read_timeout != Some(timeout) {
+                stream.set_read_timeout(Some(timeout))?;
+                self.read_timeout = Some(timeout);
+            }
+            let free = self.buffer.get_mut(self.filled..).unwrap_or_default();
+            match stream.read(free) {
+                Ok(0) => return Ok(Head::Closed),
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(Head::Closed)
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 }
@@ -432,7 +456,7 @@ fn write_response(
             Ok((response.status, bytes.len() as u64))
         }
         Body::File { file, offset, len } => {
-            stream.write_all(head.as_bytes())?;
+            sys::send_more(stream, head.as_bytes())?;
             let sent = sys::sendfile(stream, &file, offset, len)?;
             if sent < len {
                 // The file shrank under us: the announced length cannot be kept.

@@ -106,7 +106,7 @@ pub fn create_no_follow(path: &Path, mode: u32) -> io::Result<File> {
     open(path, flags, mode)
 }
 
-/// `open(2)` with `O_CLOEXEC`, retried on `EINTR`.
+/// `openat(2)` with `O_CLOEXEC`, retried on `EINTR`.
 ///
 /// std's `File::open` and `OpenOptions` do the same, but their checks of impossible option
 /// sets carry messages as boxed strings, whose `Debug` code (string escaping and its Unicode
@@ -115,16 +115,31 @@ fn open(path: &Path, flags: libc::c_int, mode: u32) -> io::Result<File> {
     let path =
         CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
     loop {
-        // SAFETY: `path` is NUL-terminated and outlives the call; a variadic `mode` is passed
-        // as an unsigned int, as C promotes `mode_t`.
-        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
-        if fd >= 0 {
-            // SAFETY: `fd` was just opened and nothing else owns it.
-            return Ok(unsafe { File::from_raw_fd(fd) });
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
+        // The system call itself: musl's `open` follows an `O_CLOEXEC` open with an `fcntl`
+        // that sets the flag again for kernels older than 2.6.23, one more system call per
+        // manifest served.
+        // SAFETY: `path` is NUL-terminated and outlives the call; the arguments are those of
+        // openat(2), `mode` widened as the kernel reads it.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                flags | libc::O_CLOEXEC,
+                libc::c_ulong::from(mode),
+            )
+        };
+        match RawFd::try_from(fd) {
+            Ok(fd) if fd >= 0 => {
+                // SAFETY: `fd` was just opened and nothing else owns it.
+                return Ok(unsafe { File::from_raw_fd(fd) });
+            }
+            _ => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
         }
     }
 }
@@ -158,6 +173,35 @@ pub fn shut_down(fd: RawFd) {
     // SAFETY: shutdown(2) only reads its arguments; the caller vouches that `fd` is a socket
     // its owner still holds open (a stale descriptor would at worst yield EBADF).
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
+
+/// Sends all of `bytes` on `socket` with `MSG_MORE`: the kernel holds them back until more
+/// data follows (the `sendfile` of the body), so a response head and a small body leave in one
+/// TCP segment instead of two.
+pub fn send_more(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for reads of its length for the duration of the call; the
+        // socket is borrowed, so open.
+        let n = unsafe {
+            libc::send(
+                socket.as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_MORE | libc::MSG_NOSIGNAL,
+            )
+        };
+        match usize::try_from(n) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(_) => {
+                let error = io::Error::last_os_error();
+                if error.kind() != io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);
