@@ -40,6 +40,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
+# shellcheck source=seed_layout.sh
+. "$REPO/bench/seed_layout.sh"
 
 MEGABYTES=${1:-200}
 ROUNDS=${ROUNDS:-5}
@@ -227,32 +229,10 @@ check_binary() { # file: static, stripped, runs (as release.sh checks)
 }
 
 # --- Payload -----------------------------------------------------------------------------------
-blob() { # move file $1 into the layout under its digest; print "digest size"
-    local d; d=$(sha256sum "$1" | cut -d' ' -f1)
-    mv "$1" "$DATA/layout/blobs/sha256/$d"; echo "sha256:$d $(stat -c %s "$DATA/layout/blobs/sha256/$d")"
-}
-
-# The layout of bench/unpack.sh: 4 random blobs of 0.24 x MB each and a seq text blob.
+# The layout of bench/unpack.sh (bench/seed_layout.sh).
 make_layout() {
-    local i d s cd cs md ms layers=""
-    mkdir -p "$DATA/layout/blobs/sha256"
-    for i in 1 2 3 4; do
-        head -c $((MEGABYTES * 240000)) /dev/urandom > "$DATA/b"
-        read -r d s < <(blob "$DATA/b")
-        layers+="{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$s},"
-    done
-    seq 1 $((MEGABYTES * 100000 / 7)) > "$DATA/b"
-    read -r d s < <(blob "$DATA/b")
-    TEXT_BYTES=$s
-    layers+="{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"$d\",\"size\":$s}"
-    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$DATA/b"
-    read -r cd cs < <(blob "$DATA/b")
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
-        "$cd" "$cs" "$layers" > "$DATA/b"
-    read -r md ms < <(blob "$DATA/b")
-    printf '{"imageLayoutVersion":"1.0.0"}' > "$DATA/layout/oci-layout"
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s}]}' \
-        "$md" "$ms" > "$DATA/layout/index.json"
+    make_seed_layout "$DATA/layout" "$MEGABYTES"
+    TEXT_BYTES=$SEED_TEXT_BYTES
     OUTPUT_BYTES=$(find "$DATA/layout" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 }
 

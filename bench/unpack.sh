@@ -11,6 +11,8 @@
 # unpacking: its wall time is the unpack alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=seed_layout.sh
+. bench/seed_layout.sh
 megabytes=${1:-200}
 rounds=${ROUNDS:-5}
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
@@ -19,29 +21,9 @@ cargo build --release --quiet --target x86_64-unknown-linux-musl --bin zarf-inje
 injector=$PWD/target/x86_64-unknown-linux-musl/release/zarf-injector
 work=${BENCH_DIR:-$(mktemp -d)}
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/layout/blobs/sha256" "$work/init" "$work/seed" "$work/tar"
+mkdir -p "$work/init" "$work/seed" "$work/tar"
 
-blob() { # move file $1 into the layout under its digest; print "digest size"
-    local d; d=$(sha256sum "$1" | cut -d' ' -f1)
-    mv "$1" "$work/layout/blobs/sha256/$d"; echo "sha256:$d $(stat -c %s "$work/layout/blobs/sha256/$d")"
-}
-layers=""
-for i in $(seq 4); do
-    head -c $((megabytes * 240000)) /dev/urandom > "$work/b"
-    read -r d s < <(blob "$work/b")
-    layers+="{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$d\",\"size\":$s},"
-done
-seq 1 $((megabytes * 100000 / 7)) > "$work/b"
-read -r d s < <(blob "$work/b")
-layers+="{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"$d\",\"size\":$s}"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$work/b"
-read -r cd cs < <(blob "$work/b")
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[%s]}' \
-    "$cd" "$cs" "$layers" > "$work/b"
-read -r md ms < <(blob "$work/b")
-printf '{"imageLayoutVersion":"1.0.0"}' > "$work/layout/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s}]}' \
-    "$md" "$ms" > "$work/layout/index.json"
+make_seed_layout "$work/layout" "$megabytes"
 tar -C "$work/layout" -cf - . | gzip -6 > "$work/payload.tar.gz"
 split -b 786432 -d -a 4 "$work/payload.tar.gz" "$work/init/zarf-payload-"
 sum=$(sha256sum "$work/payload.tar.gz" | cut -d' ' -f1)

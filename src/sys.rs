@@ -149,11 +149,30 @@ fn open(path: &Path, flags: libc::c_int, mode: u32) -> io::Result<File> {
 /// std's `Stdout` adds a line buffer and a reentrant lock on top of the same `write(2)`
 /// calls: 0.9 KB of the nightly x86_64 binary for output that [`crate::line`] already
 /// writes one whole line at a time.
-pub fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> io::Result<()> {
+pub fn write_all(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: `rest` is valid for reads of its length for the duration of the call.
+    write_fully(bytes, |rest| unsafe {
+        libc::write(fd, rest.as_ptr().cast(), rest.len())
+    })
+}
+
+/// Sends all of `bytes` on `socket` with `MSG_MORE`: the kernel holds them back until more
+/// data follows (the `sendfile` of the body), so a response head and a small body leave in one
+/// TCP segment instead of two.
+pub fn send_more(socket: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    let flags = libc::MSG_MORE | libc::MSG_NOSIGNAL;
+    // SAFETY: `rest` is valid for reads of its length for the duration of the call; the
+    // socket is borrowed, so open.
+    write_fully(bytes, |rest| unsafe {
+        libc::send(socket.as_raw_fd(), rest.as_ptr().cast(), rest.len(), flags)
+    })
+}
+
+/// Calls `write` (a `write(2)`-like call) on what is left of `bytes` until all of it is
+/// written, retrying on `EINTR`.
+fn write_fully(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> isize) -> io::Result<()> {
     while !bytes.is_empty() {
-        // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        match usize::try_from(n) {
+        match usize::try_from(write(bytes)) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
             Err(_) => {
@@ -173,35 +192,6 @@ pub fn shut_down(fd: RawFd) {
     // SAFETY: shutdown(2) only reads its arguments; the caller vouches that `fd` is a socket
     // its owner still holds open (a stale descriptor would at worst yield EBADF).
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-}
-
-/// Sends all of `bytes` on `socket` with `MSG_MORE`: the kernel holds them back until more
-/// data follows (the `sendfile` of the body), so a response head and a small body leave in one
-/// TCP segment instead of two.
-pub fn send_more(socket: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: `bytes` is valid for reads of its length for the duration of the call; the
-        // socket is borrowed, so open.
-        let n = unsafe {
-            libc::send(
-                socket.as_raw_fd(),
-                bytes.as_ptr().cast(),
-                bytes.len(),
-                libc::MSG_MORE | libc::MSG_NOSIGNAL,
-            )
-        };
-        match usize::try_from(n) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-            Err(_) => {
-                let error = io::Error::last_os_error();
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(error);
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);
