@@ -11,7 +11,7 @@
 //! bytes) gets an `HTTP/1.1 400` status line before the close: docker, crane and containerd
 //! fall back to plain HTTP only on such an answer.
 
-use crate::connections::Connections;
+use crate::connections::{Connections, MAX_CONNECTIONS};
 use crate::error::{Error, Failure};
 use crate::line::Line;
 use crate::sys;
@@ -117,13 +117,17 @@ pub struct Response {
     pub body: Body,
 }
 
-/// Binds a listening socket.
+/// Binds a listening socket, with a queue of [`MAX_CONNECTIONS`] connections not accepted yet.
 pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
-    TcpListener::bind(address).map_err(|e| {
+    let listener = TcpListener::bind(address).map_err(|e| {
         let mut text = Line::default();
         text.socket_address(address);
         Failure::io(Error::Bind, Path::new(text.as_str()), e)
-    })
+    })?;
+    // A burst of clients (every node's container runtime pulling at once) queues in the
+    // kernel until the accept loop takes it.
+    sys::set_backlog(&listener, MAX_CONNECTIONS);
+    Ok(listener)
 }
 
 /// A request handler shared by every connection's thread.

@@ -6,8 +6,9 @@
 //! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and shuts the
 //!   listening socket down, which is async-signal-safe and is the only way to wake std's
 //!   `accept`, which retries on `EINTR`.
-//! - `pthread_create(3)` for the connection threads ([`spawn`]), and `shutdown(2)` to close one
-//!   that must make room at the connection cap ([`shut_down`]).
+//! - `pthread_create(3)` for the connection threads ([`spawn`]), `shutdown(2)` to close one
+//!   that must make room at the connection cap ([`shut_down`]), and `listen(2)` for a queue of
+//!   connections as long as that cap ([`set_backlog`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`create_no_follow`]), and
 //!   `write(2)` for its output lines ([`write_all`]).
 #![allow(unsafe_code)]
@@ -192,6 +193,15 @@ pub fn shut_down(fd: RawFd) {
     // SAFETY: shutdown(2) only reads its arguments; the caller vouches that `fd` is a socket
     // its owner still holds open (a stale descriptor would at worst yield EBADF).
     unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+}
+
+/// Lets the kernel queue up to `connections` connections that `listener` has not accepted yet.
+/// std listens with a queue of 128; a connection that finds it full is only taken when the
+/// client retries, a second or more later. Failure only leaves std's queue.
+pub fn set_backlog(listener: &TcpListener, connections: usize) {
+    let backlog = libc::c_int::try_from(connections).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen(2) on a socket that is already listening only changes its queue length.
+    unsafe { libc::listen(listener.as_raw_fd(), backlog) };
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);
