@@ -131,17 +131,6 @@ fn run_against<C>(server: &Server, cases: &[C], name: fn(&C) -> &str, check: fn(
     assert!(failed.is_empty(), "failed cases: {failed:#?}");
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).expect("connect");
-    stream
-        .set_read_timeout(Some(HTTP_TIMEOUT))
-        .expect("timeout");
-    stream
-        .set_write_timeout(Some(HTTP_TIMEOUT))
-        .expect("timeout");
-    stream
-}
-
 /// Sends `bytes` (ignoring a write refused because the server already answered and closed),
 /// then reads until the server closes (a reset counts as a close).
 fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {

@@ -90,15 +90,8 @@ struct Conn {
 
 impl Conn {
     fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).expect("connect");
-        stream
-            .set_read_timeout(Some(HTTP_TIMEOUT))
-            .expect("read timeout");
-        stream
-            .set_write_timeout(Some(HTTP_TIMEOUT))
-            .expect("write timeout");
         Conn {
-            stream,
+            stream: connect(addr),
             buf: Vec::new(),
         }
     }

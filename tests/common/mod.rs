@@ -1153,17 +1153,23 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Response {
     http_exchange(addr, request.as_bytes(), true)
 }
 
+/// A new connection to `addr` whose reads and writes give up after [`HTTP_TIMEOUT`].
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).expect("connect");
+    stream
+        .set_read_timeout(Some(HTTP_TIMEOUT))
+        .expect("read timeout");
+    stream
+        .set_write_timeout(Some(HTTP_TIMEOUT))
+        .expect("write timeout");
+    stream
+}
+
 /// Sends `request` as it is (malformed requests welcome) on a new connection and reads one
 /// response; `with_body` false for HEAD. The body is `Content-Length` bytes, or everything to
 /// EOF without one.
 pub fn http_exchange(addr: SocketAddr, request: &[u8], with_body: bool) -> Response {
-    let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT).expect("connect");
-    stream
-        .set_read_timeout(Some(HTTP_TIMEOUT))
-        .expect("timeout");
-    stream
-        .set_write_timeout(Some(HTTP_TIMEOUT))
-        .expect("timeout");
+    let mut stream = connect(addr);
     stream.write_all(request).expect("send request");
     let (head, mut body) = read_head(&mut stream);
     let (status, headers) = parse_head(&head);
