@@ -48,3 +48,5 @@ pub mod route;
 pub mod run;
 pub mod sha512;
 pub mod sys;
+#[cfg(test)]
+mod test_rng;

@@ -166,6 +166,7 @@ fn decimal_less(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::cmp::Ordering;
 
     struct Case {
@@ -516,17 +517,6 @@ mod tests {
             start.trim_start_matches('0').parse().unwrap_or(0),
             end.trim_start_matches('0').parse().unwrap_or(0),
         )
-    }
-
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-        }
     }
 
     const TOKENS: &[&str] = &[

@@ -342,6 +342,7 @@ pub fn valid_media_type(text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::digest::Algorithm;
+    use crate::test_rng::Rng;
 
     macro_rules! h64 {
         () => {
@@ -870,22 +871,6 @@ mod tests {
                 artifact_type.map(|t| t.into_owned())
             ),
         })
-    }
-
-    /// xorshift64*: deterministic, no dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-        }
-
-        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-            items[self.below(items.len())]
-        }
     }
 
     const SEGMENTS: &[&str] = &[
