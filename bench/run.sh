@@ -25,8 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-# shellcheck source=../tests/clients/containerd-config.sh
-. "$REPO/tests/clients/containerd-config.sh"
+# shellcheck source=../tests/clients/daemons.sh
+. "$REPO/tests/clients/daemons.sh"
 START=$SECONDS
 
 if [ -n "${QUICK:-}" ]; then
@@ -85,23 +85,11 @@ W=$(mktemp -d /tmp/zarf-bench.XXXXXX)
 mkdir -p "$OUT" "$W/tmp"
 declare -A PID=() ADDR=()
 CTRD_PID=
-stop() { # pid: SIGTERM, then SIGKILL after 5 s
-    kill -TERM "$1" 2>/dev/null || return 0
-    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
 cleanup() {
     local s
     for s in "${!PID[@]}"; do stop "${PID[$s]}"; done
     [ -n "$CTRD_PID" ] && stop "$CTRD_PID"
-    if grep -q " $W/" /proc/self/mounts 2>/dev/null; then
-        echo "bench/run.sh: mounts left under $W, not removing it" >&2
-    elif [ -n "${KEEP:-}" ]; then
-        echo "kept $W" >&2
-    else
-        rm -rf "$W"
-    fi
+    remove_work_dir "$W" bench/run.sh
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -25,8 +25,8 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=containerd-config.sh
-. "$HERE/containerd-config.sh"
+# shellcheck source=daemons.sh
+. "$HERE/daemons.sh"
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-60}
 DOCKER=${DOCKER:-$(command -v docker || echo /usr/local/bin/docker)}
 
@@ -48,25 +48,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/zi-clients.XXXXXX")
 mkdir -p "$T/tmp" "$T/logs" "$T/copy" "$T/podman"
 SERVER_PID= SERVER_LOG= CTRD_PID=
 
-stop() { # pid: TERM, wait up to 5 s, then KILL
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
 cleanup() {
     [ -n "$CTRD_PID" ] && stop "$CTRD_PID"
     [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
-    # containerd's native snapshotter bind-mounts while unpacking; never delete through a mount.
-    if grep -q " $T/" /proc/self/mounts 2>/dev/null; then
-        echo "run.sh: mounts left under $T, not removing it" >&2
-    elif [ -n "${KEEP:-}" ]; then
-        echo "kept $T" >&2
-    else
-        rm -rf "$T"
-    fi
+    remove_work_dir "$T" run.sh
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
