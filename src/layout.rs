@@ -107,7 +107,7 @@ fn check_manifest(root: &Path, descriptor: &Json, at: &Path, depth: usize) -> Re
 
 /// Checks that the blob at `path` has `size` bytes and hashes to `digest`, streaming it.
 pub fn verify_blob(path: &Path, digest: &Digest<'_>, size: u64) -> Result<(), Failure> {
-    let file = sys::open_read(path).map_err(|e| Failure::io(Error::BlobMissing, path, e))?;
+    let mut file = sys::open_read(path).map_err(|e| Failure::io(Error::BlobMissing, path, e))?;
     let actual = file
         .metadata()
         .map_err(|e| Failure::io(Error::BlobMissing, path, e))?
@@ -117,7 +117,6 @@ pub fn verify_blob(path: &Path, digest: &Digest<'_>, size: u64) -> Result<(), Fa
     }
     let mut hasher = Hasher::new(digest.algorithm);
     let mut buffer = vec![0u8; 64 << 10];
-    let mut file = file;
     loop {
         let n = match file.read(&mut buffer) {
             Ok(0) => break,
