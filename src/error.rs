@@ -56,6 +56,9 @@ pub enum ErrorCode {
     TagInvalid,
     /// distribution's `RANGE_INVALID`, 416: a `Range` no byte of the blob satisfies.
     RangeInvalid,
+    /// distribution's `UNAVAILABLE`, 503: a file of the layout could not be opened for a
+    /// reason other than its absence (no descriptor or memory left): try again.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -97,6 +100,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => (429, "TOOMANYREQUESTS", "too many requests"),
             ErrorCode::TagInvalid => (400, "TAG_INVALID", "invalid tag"),
             ErrorCode::RangeInvalid => (416, "RANGE_INVALID", "requested range not satisfiable"),
+            ErrorCode::Unavailable => (503, "UNAVAILABLE", "service unavailable"),
         }
     }
 
@@ -354,6 +358,7 @@ mod tests {
         (ErrorCode::TooManyRequests, 429, "TOOMANYREQUESTS"),
         (ErrorCode::TagInvalid, 400, "TAG_INVALID"),
         (ErrorCode::RangeInvalid, 416, "RANGE_INVALID"),
+        (ErrorCode::Unavailable, 503, "UNAVAILABLE"),
     ];
 
     fn listed(code: ErrorCode) -> usize {
@@ -374,6 +379,7 @@ mod tests {
             ErrorCode::TooManyRequests => 13,
             ErrorCode::TagInvalid => 14,
             ErrorCode::RangeInvalid => 15,
+            ErrorCode::Unavailable => 16,
         }
     }
 

@@ -1,39 +1,20 @@
-//! A small HTTP/1.1 server on std's blocking sockets: one thread per connection, keep-alive
-//! and pipelining, limits on the request head and on time, a cap on connections
-//! ([`crate::connections`]), and a graceful stop on SIGTERM/SIGINT.
+//! HTTP/1.1 messages: request heads in (parsed by `httparse`, with limits and the framing
+//! checks that keep one request from hiding another), response heads out.
 //!
-//! An async runtime would cost hundreds of kilobytes; a registry seeding a node serves a
-//! handful of clients. Requests are parsed by `httparse`; the registry is a plain function
-//! from [`Request`] to [`Response`], so it is testable without sockets. File bodies go out
-//! with `sendfile` ([`crate::sys`]), and HEAD gets the same head as GET without the body.
-//!
-//! Anything that is not HTTP (a TLS ClientHello from a client probing for https, random
-//! bytes) gets an `HTTP/1.1 400` status line before the close: docker, crane and containerd
-//! fall back to plain HTTP only on such an answer.
+//! The registry is a plain function from [`Request`] to [`Response`], so it is testable
+//! without sockets; [`crate::server`] moves the bytes. HEAD gets the same head as GET without
+//! the body. Anything that is not HTTP (a TLS ClientHello from a client probing for https,
+//! random bytes) gets an `HTTP/1.1 400` status line before the close: docker, crane and
+//! containerd fall back to plain HTTP only on such an answer.
 
-use crate::connections::{Connections, MAX_CONNECTIONS};
-use crate::error::{Error, Failure};
-use crate::line::Line;
-use crate::sys;
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 
 /// The largest request head (request line and headers) accepted; larger gets 431.
 pub const MAX_HEAD: usize = 16 << 10;
 /// The most headers accepted in one request; more gets 431.
 const MAX_HEADERS: usize = 64;
-/// How long a connection may wait before sending a request.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to send a whole request head once it has started.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a stalled write may block.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long requests in flight may run on after SIGTERM/SIGINT.
-const GRACE: Duration = Duration::from_secs(5);
 
 /// A parsed request head.
 #[derive(Debug)]
@@ -71,13 +52,35 @@ impl Request {
     }
 
     /// Whether the connection ends after this request: asked for, HTTP/1.0 without
-    /// keep-alive, or a request body we do not read.
-    fn ends_connection(&self) -> bool {
+    /// keep-alive, or a request body, which is never read (so never taken for a request).
+    pub fn ends_connection(&self) -> bool {
         let tokens = self.header_list("connection");
         let has_token = |token: &str| tokens.iter().any(|t| t.eq_ignore_ascii_case(token));
-        let has_body = self.header("transfer-encoding").is_some()
-            || self.header("content-length").is_some_and(|v| v != "0");
-        has_token("close") || (self.http10 && !has_token("keep-alive")) || has_body
+        has_token("close") || (self.http10 && !has_token("keep-alive")) || self.has_body()
+    }
+
+    /// Whether the request announces a body: any `Transfer-Encoding`, or a `Content-Length`
+    /// other than zero.
+    fn has_body(&self) -> bool {
+        self.header("transfer-encoding").is_some()
+            || self.header("content-length").is_some_and(|v| v.bytes().any(|b| b != b'0'))
+    }
+
+    /// Whether the end of the request's body cannot be known for sure (RFC 9112 §6.3): more
+    /// than one `Content-Length` (even equal ones, or a list), one that is not a number,
+    /// `Content-Length` with `Transfer-Encoding`, or a transfer coding that does not end in
+    /// `chunked`. Two servers that read such a request differently (a proxy and us) would
+    /// find different requests after it: it is answered 400 and the connection closed.
+    pub fn has_ambiguous_framing(&self) -> bool {
+        let lengths = self.header_list("content-length");
+        let codings = self.header_list("transfer-encoding");
+        let valid_length = |v: &&str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        match (lengths.as_slice(), codings.last()) {
+            ([], None) => false,
+            ([length], None) => !valid_length(length),
+            ([], Some(last)) => !last.eq_ignore_ascii_case("chunked"),
+            _ => true,
+        }
     }
 }
 
@@ -86,10 +89,15 @@ impl Request {
 pub enum Body {
     /// Bytes in memory.
     Bytes(Vec<u8>),
+    /// Bytes in memory for as long as the process runs (a manifest read once).
+    Static(&'static [u8]),
     /// `len` bytes of `file` from `offset`, sent with `sendfile`.
     File {
         /// The open file.
         file: File,
+        /// Its path: while the client is not reading, the file is closed, to be opened
+        /// again when the client is (a stalled client holds one descriptor, not two).
+        path: PathBuf,
         /// Where to start.
         offset: u64,
         /// How many bytes.
@@ -101,6 +109,7 @@ impl Body {
     fn len(&self) -> u64 {
         match self {
             Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Static(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
         }
     }
@@ -117,172 +126,8 @@ pub struct Response {
     pub body: Body,
 }
 
-/// Binds a listening socket, with a queue of [`MAX_CONNECTIONS`] connections not accepted yet.
-pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
-    let listener = TcpListener::bind(address).map_err(|e| {
-        let mut text = Line::default();
-        text.socket_address(address);
-        Failure::io(Error::Bind, Path::new(text.as_str()), e)
-    })?;
-    // A burst of clients (every node's container runtime pulling at once) queues in the
-    // kernel until the accept loop takes it.
-    sys::set_backlog(&listener, MAX_CONNECTIONS);
-    Ok(listener)
-}
-
-/// A request handler shared by every connection's thread.
-pub type Handler = dyn Fn(&Request) -> Response + Sync;
-
-/// Accepts connections until SIGTERM/SIGINT, answering each request with `handler`; then
-/// lets requests in flight finish for a grace period and returns. The handler and the
-/// counters live as long as the process (`'static`, leaked): no reference counting and no
-/// drop code is needed for them.
-pub fn serve(listener: TcpListener, handler: &'static Handler) {
-    sys::wake_on_termination(&listener);
-    let connections: &'static Connections = Box::leak(Box::default());
-    for stream in listener.incoming() {
-        if sys::terminating() {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        if !connections.admit() {
-            let _ = write_bare_status(&stream, 503);
-            continue;
-        }
-        let spawned = sys::spawn(move || {
-            let _ = connection(stream, handler, connections);
-            connections.leave();
-        });
-        if spawned.is_err() {
-            connections.leave();
-        }
-    }
-    let deadline = Instant::now() + GRACE;
-    while connections.requests_in_flight() > 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Serves requests on one connection until it closes, errs, idles out or the server stops.
-fn connection(
-    mut stream: TcpStream,
-    handler: &Handler,
-    connections: &Connections,
-) -> io::Result<()> {
-    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    let _ = stream.set_nodelay(true);
-    let mut incoming = Incoming {
-        buffer: vec![0u8; MAX_HEAD],
-        filled: 0,
-        read_timeout: None,
-    };
-    while !sys::terminating() {
-        let waiting = connections.wait_for_head(&stream);
-        let head = incoming.read_head(&mut stream)?;
-        drop(waiting);
-        let (request, used) = match head {
-            Head::Complete(request, used) => (request, used),
-            Head::Closed => return Ok(()),
-            Head::TooLarge => return write_bare_status(&stream, 431),
-            Head::Invalid => return write_bare_status(&stream, 400),
-        };
-        connections.start_request();
-        let started = Instant::now();
-        let response = handler(&request);
-        let close = request.ends_connection() || sys::terminating();
-        let written = write_response(&mut stream, &request, response, close);
-        connections.end_request();
-        log(&request, &written, started);
-        if close || written.is_err() {
-            return Ok(());
-        }
-        incoming.consume(used);
-    }
-    Ok(())
-}
-
-/// One access-log line: method, target, status, body bytes sent, milliseconds.
-fn log(request: &Request, written: &io::Result<(u16, u64)>, started: Instant) {
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut line = Line::new(&request.method);
-    line.text(" ").text(&request.target).text(" ");
-    match written {
-        Ok((status, bytes)) => line.number(u64::from(*status)).text(" ").number(*bytes),
-        Err(e) => line.text("aborted: ").io_error(e),
-    };
-    line.text(" ").number(millis).text("ms").to_stdout();
-}
-
-enum Head {
-    Complete(Request, usize),
-    Closed,
-    TooLarge,
-    Invalid,
-}
-
-/// What a connection has received and not yet answered.
-struct Incoming {
-    /// [`MAX_HEAD`] bytes: a head must fit.
-    buffer: Vec<u8>,
-    /// How many bytes of `buffer` hold data.
-    filled: usize,
-    /// The socket's read timeout as last set: setting it costs a system call, and between
-    /// requests it is always [`IDLE_TIMEOUT`].
-    read_timeout: Option<Duration>,
-}
-
-impl Incoming {
-    /// Forgets the first `used` bytes (a request head answered); pipelined bytes move up.
-    fn consume(&mut self, used: usize) {
-        self.buffer.copy_within(used..self.filled, 0);
-        self.filled -= used;
-    }
-
-    /// Reads until a whole request head is buffered (pipelined bytes stay in the buffer).
-    fn read_head(&mut self, stream: &mut TcpStream) -> io::Result<Head> {
-        let mut deadline = None;
-        loop {
-            if self.filled > 0 {
-                match parse_head(self.buffer.get(..self.filled).unwrap_or_default()) {
-                    Parsed::Complete(request, used) => return Ok(Head::Complete(request, used)),
-                    Parsed::Partial => {}
-                    Parsed::TooLarge => return Ok(Head::TooLarge),
-                    Parsed::Invalid => return Ok(Head::Invalid),
-                }
-                deadline.get_or_insert_with(|| Instant::now() + HEAD_TIMEOUT);
-            }
-            if self.filled == self.buffer.len() {
-                return Ok(Head::TooLarge);
-            }
-            let timeout = match deadline {
-                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
-                None => IDLE_TIMEOUT,
-            };
-            if timeout.is_zero() {
-                return Ok(Head::Closed);
-            }
-            if self.read_timeout != Some(timeout) {
-                stream.set_read_timeout(Some(timeout))?;
-                self.read_timeout = Some(timeout);
-            }
-            let free = self.buffer.get_mut(self.filled..).unwrap_or_default();
-            match stream.read(free) {
-                Ok(0) => return Ok(Head::Closed),
-                Ok(n) => self.filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(Head::Closed)
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
+/// The request handler: the registry.
+pub type Handler<'a> = dyn Fn(&Request) -> Response + 'a;
 
 /// The outcome of parsing a (possibly partial) request head.
 pub enum Parsed {
@@ -356,7 +201,8 @@ fn push_status_line(out: &mut String, status: u16) {
     out.push_str("\r\n");
 }
 
-fn now_unix_seconds() -> u64 {
+/// Seconds since 1970 by the system clock.
+pub fn now_unix_seconds() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -408,25 +254,21 @@ fn push_two_digits(out: &mut String, n: u64) {
     crate::range::push_decimal(out, n);
 }
 
-/// Answers a request that could not be read with a bare status, then closes.
-fn write_bare_status(mut stream: &TcpStream, status: u16) -> io::Result<()> {
+/// A bare answer to a request that could not be read (400, 431, 503), closing the connection.
+pub fn bare_status(status: u16) -> Vec<u8> {
     let mut head = String::new();
     push_status_line(&mut head, status);
     head.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(head.as_bytes())
+    head.into_bytes()
 }
 
-/// Writes the response; returns its status and the body bytes sent.
-fn write_response(
-    stream: &mut TcpStream,
-    request: &Request,
-    response: Response,
-    close: bool,
-) -> io::Result<(u16, u64)> {
+/// The head of `response` to `request`: status line, `Date` (`date`, an IMF-fixdate), the
+/// response's headers, `Content-Length`, and `Connection` as `close` asks.
+pub fn push_head(out: &mut Vec<u8>, request: &Request, response: &Response, date: &str, close: bool) {
     let mut head = String::with_capacity(512);
     push_status_line(&mut head, response.status);
     head.push_str("Date: ");
-    push_http_date(&mut head, now_unix_seconds());
+    head.push_str(date);
     head.push_str("\r\n");
     for (name, value) in &response.headers {
         head.push_str(name);
@@ -448,27 +290,7 @@ fn write_response(
     } else {
         "\r\n"
     });
-    if request.method == "HEAD" {
-        stream.write_all(head.as_bytes())?;
-        return Ok((response.status, 0));
-    }
-    match response.body {
-        Body::Bytes(bytes) => {
-            let mut whole = head.into_bytes();
-            whole.extend_from_slice(&bytes);
-            stream.write_all(&whole)?;
-            Ok((response.status, bytes.len() as u64))
-        }
-        Body::File { file, offset, len } => {
-            sys::send_more(stream, head.as_bytes())?;
-            let sent = sys::sendfile(stream, &file, offset, len)?;
-            if sent < len {
-                // The file shrank under us: the announced length cannot be kept.
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            Ok((response.status, sent))
-        }
-    }
+    out.extend_from_slice(head.as_bytes());
 }
 
 #[cfg(test)]

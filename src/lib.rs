@@ -9,7 +9,7 @@
 //!
 //! 1. [`inject`] reassembles the chunks in order, verifies their SHA-256, gunzips and untars them
 //!    into the seed directory in one streaming pass, and checks that the result is an OCI layout;
-//! 2. [`http`] serves the layout as a pull-only registry over plain HTTP, so that the node's
+//! 2. [`server`] serves the layout as a pull-only registry over plain HTTP, so that the node's
 //!    container runtime can pull the real registry image from `127.0.0.1`.
 //!
 //! The host side, `pack` (feature `pack`, on by default), makes those chunks from images and
@@ -30,6 +30,7 @@
 )]
 
 pub mod cli;
+pub mod connection;
 pub mod connections;
 pub mod digest;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod inject;
 pub mod json;
 pub mod layout;
 pub mod line;
+pub mod log;
 #[cfg(feature = "pack")]
 pub mod pack;
 pub mod range;
@@ -46,6 +48,7 @@ pub mod registry;
 pub mod repository;
 pub mod route;
 pub mod run;
+pub mod server;
 pub mod sha512;
 pub mod sys;
 #[cfg(test)]

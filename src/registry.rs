@@ -14,9 +14,12 @@ use crate::layout::INDEX_TYPES;
 use crate::range::{self, Selection};
 use crate::repository::{ManifestInfo, Referrer, Repositories};
 use crate::route::{Page, Reference, Route};
-use crate::sys;
+use crate::line::Line;
+use crate::{log, sys};
 use std::fs::File;
+use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 
 /// The header every response carries (end-1).
 const API_VERSION: &str = "registry/2.0";
@@ -26,11 +29,32 @@ const MANIFEST_TYPES: [&str; 2] = [
     "application/vnd.docker.distribution.manifest.v2+json",
 ];
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The platform whose manifest a client that cannot take an index gets first: the injector's
+/// own (the node it runs on), then linux/amd64 as the reference registry answers.
+const OWN_ARCHITECTURE: &str = if cfg!(target_arch = "aarch64") {
+    "arm64"
+} else if cfg!(target_arch = "arm") {
+    "arm"
+} else if cfg!(target_arch = "s390x") {
+    "s390x"
+} else if cfg!(target_arch = "powerpc64") {
+    "ppc64le"
+} else if cfg!(target_arch = "riscv64") {
+    "riscv64"
+} else {
+    "amd64"
+};
+/// The most manifest bytes held in memory, read at their first request and answered from
+/// memory after it (no `open`, `fstat`, `close` per request); manifests past this are read
+/// from their files each time.
+const MANIFEST_MEMORY: usize = 16 << 20;
 
 /// A read-only registry over one OCI layout.
 pub struct Registry {
     root: PathBuf,
     repositories: Repositories,
+    /// Manifests held in memory, by digest (sorted), and their bytes in all.
+    manifests: Mutex<(Vec<(String, &'static [u8])>, usize)>,
 }
 
 type Answer = Result<Response, ErrorCode>;
@@ -38,7 +62,11 @@ type Answer = Result<Response, ErrorCode>;
 impl Registry {
     /// A registry serving the layout at `root`, described by `repositories`.
     pub fn new(root: PathBuf, repositories: Repositories) -> Registry {
-        Registry { root, repositories }
+        Registry {
+            root,
+            repositories,
+            manifests: Mutex::new((Vec::new(), 0)),
+        }
     }
 
     /// Answers one request.
@@ -92,7 +120,6 @@ impl Registry {
         };
         let info = info.ok_or(ErrorCode::ManifestUnknown)?;
         let digest = Digest::parse(&info.digest).map_err(|_| ErrorCode::ManifestUnknown)?;
-        let (file, size) = self.open_blob(&digest).ok_or(ErrorCode::ManifestUnknown)?;
         let mut headers = vec![
             ("Docker-Content-Digest", info.digest.clone().into()),
             ("ETag", quoted(&info.digest).into()),
@@ -105,12 +132,8 @@ impl Registry {
                 body: Body::Bytes(Vec::new()),
             });
         }
+        let body = self.manifest_body(&digest, ErrorCode::ManifestUnknown)?;
         headers.insert(0, ("Content-Type", info.media_type.clone().into()));
-        let body = Body::File {
-            file,
-            offset: 0,
-            len: size,
-        };
         Ok(Response {
             status: 200,
             headers,
@@ -118,8 +141,41 @@ impl Registry {
         })
     }
 
+    /// A manifest's bytes: from memory, or read into memory now if they fit, or else its file.
+    fn manifest_body(&self, digest: &Digest<'_>, unknown: ErrorCode) -> Result<Body, ErrorCode> {
+        let text = digest.text;
+        let mut held = self.held_manifests();
+        let (manifests, total) = &mut *held;
+        let at = match manifests.binary_search_by(|(d, _)| d.as_str().cmp(text)) {
+            Ok(at) => return Ok(manifests.get(at).map_or(Body::Static(b""), |m| Body::Static(m.1))),
+            Err(at) => at,
+        };
+        let (mut file, path, size) = self.open_blob(digest, unknown)?;
+        let fits = usize::try_from(size).ok().filter(|size| *total + size <= MANIFEST_MEMORY);
+        let Some(size) = fits else {
+            return Ok(Body::File {
+                file,
+                path,
+                offset: 0,
+                len: size,
+            });
+        };
+        let mut bytes = vec![0u8; size];
+        file.read_exact(&mut bytes).map_err(|e| unavailable(&path, &e))?;
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        manifests.insert(at, (text.to_string(), bytes));
+        *total += size;
+        Ok(Body::Static(bytes))
+    }
+
+    /// The manifests held in memory; poisoning is ignored (panics abort).
+    fn held_manifests(&self) -> MutexGuard<'_, (Vec<(String, &'static [u8])>, usize)> {
+        self.manifests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// For an index requested by tag by a client whose `Accept` takes no index type but takes
-    /// a manifest type: the linux/amd64 manifest, as the reference registry answers.
+    /// a manifest type: the manifest for linux on the injector's own architecture, else for
+    /// linux/amd64, as the reference registry answers.
     fn negotiate(
         &self,
         request: &Request,
@@ -136,10 +192,12 @@ impl Registry {
         if INDEX_TYPES.iter().any(|t| admits(t)) || !MANIFEST_TYPES.iter().any(|t| admits(t)) {
             return None;
         }
-        let child = info
-            .platforms
-            .iter()
-            .find(|p| p.os == "linux" && p.architecture == "amd64")?;
+        let linux = |architecture: &str| {
+            info.platforms
+                .iter()
+                .find(|p| p.os == "linux" && p.architecture == architecture)
+        };
+        let child = linux(OWN_ARCHITECTURE).or_else(|| linux("amd64"))?;
         self.repositories.manifest(name, &child.digest)
     }
 
@@ -152,7 +210,7 @@ impl Registry {
         if !served {
             return Err(ErrorCode::BlobUnknown);
         }
-        let (file, size) = self.open_blob(digest).ok_or(ErrorCode::BlobUnknown)?;
+        let (file, path, size) = self.open_blob(digest, ErrorCode::BlobUnknown)?;
         let mut headers = vec![
             ("Content-Type", "application/octet-stream".into()),
             ("Docker-Content-Digest", text.to_string().into()),
@@ -187,7 +245,12 @@ impl Registry {
         Ok(Response {
             status,
             headers,
-            body: Body::File { file, offset, len },
+            body: Body::File {
+                file,
+                path,
+                offset,
+                len,
+            },
         })
     }
 
@@ -253,12 +316,42 @@ impl Registry {
         response
     }
 
-    /// Opens `blobs/<algorithm>/<hex>`; the digest was validated, so the path stays inside.
-    fn open_blob(&self, digest: &Digest<'_>) -> Option<(File, u64)> {
-        let file = sys::open_read(&self.root.join(digest.blob_path())).ok()?;
-        let meta = file.metadata().ok()?;
-        meta.is_file().then_some((file, meta.len()))
+    /// Opens `blobs/<algorithm>/<hex>` (the digest was validated, so the path stays inside)
+    /// if it is a regular file: its file, path and size. A missing file is `unknown`; a link,
+    /// FIFO or other non-file is `unknown` with a log line naming it; any other failure (no
+    /// descriptor or memory left) is 503 `UNAVAILABLE` with a log line: never a false 404.
+    fn open_blob(
+        &self,
+        digest: &Digest<'_>,
+        unknown: ErrorCode,
+    ) -> Result<(File, PathBuf, u64), ErrorCode> {
+        let path = self.root.join(digest.blob_path());
+        let opened = sys::open_served(&path).and_then(|file| Ok((file.metadata()?, file)));
+        match opened {
+            Ok((meta, file)) if meta.is_file() => Ok((file, path, meta.len())),
+            Ok(_) => Err(not_a_file(&path, unknown)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(unknown),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(not_a_file(&path, unknown)),
+            Err(e) => Err(unavailable(&path, &e)),
+        }
     }
+}
+
+/// Logs that `path` is not a regular file (a link, a FIFO, a device, a directory) and answers
+/// `unknown`: the layout is damaged, the registry goes on.
+fn not_a_file(path: &std::path::Path, unknown: ErrorCode) -> ErrorCode {
+    let mut line = Line::new("zarf-injector: ");
+    line.path(path).text(": not a regular file, not served");
+    log::write(&mut line);
+    unknown
+}
+
+/// Logs why `path` could not be read and answers 503.
+fn unavailable(path: &std::path::Path, error: &io::Error) -> ErrorCode {
+    let mut line = Line::new("zarf-injector: ");
+    line.path(path).text(": ").io_error(error);
+    log::write(&mut line);
+    ErrorCode::Unavailable
 }
 
 fn quoted(text: &str) -> String {

@@ -3,11 +3,11 @@
 
 use crate::cli::{self, Command};
 use crate::error::{Error, Failure};
-use crate::http::{self, Request};
+use crate::http::Request;
 use crate::line::Line;
 use crate::registry::Registry;
 use crate::repository::Repositories;
-use crate::{inject, layout};
+use crate::{inject, layout, server};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -79,20 +79,13 @@ fn print_extracted(summary: &inject::Summary) {
 /// Builds the repository map once, then serves the registry until SIGTERM/SIGINT.
 fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
     let repositories = Repositories::load(root)?;
-    // The registry serves until the process exits (or a failure below ends it): leaked at
-    // once, it needs no drop code.
-    let registry: &'static Registry =
-        Box::leak(Box::new(Registry::new(root.to_path_buf(), repositories)));
-    let listener = http::bind(bind)?;
+    let registry = Registry::new(root.to_path_buf(), repositories);
+    let listener = server::bind(bind)?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     Line::new("listening on ")
         .socket_address(address)
         .to_stdout();
-    http::serve(
-        listener,
-        Box::leak(Box::new(|request: &Request| registry.handle(request))),
-    );
-    Ok(())
+    server::serve(listener, &|request: &Request| registry.handle(request))
 }

@@ -1,23 +1,24 @@
 //! The only `unsafe` code: system calls that std does not offer, or offers only with code
 //! this program never runs (each one's bytes are in docs/SIZE.md).
 //!
-//! - `sendfile(2)`: std's `io::copy` from a `File` to a `TcpStream` copies through user space;
-//!   blobs are served straight from the page cache instead.
-//! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and shuts the
-//!   listening socket down, which is async-signal-safe and is the only way to wake std's
-//!   `accept`, which retries on `EINTR`.
-//! - `pthread_create(3)` for the connection threads ([`spawn`]), `shutdown(2)` to close one
-//!   that must make room at the connection cap ([`shut_down`]), and `listen(2)` for a queue of
-//!   connections as long as that cap ([`set_backlog`]).
-//! - `open(2)` for every file the injector opens ([`open_read`], [`create_no_follow`]), and
-//!   `write(2)` for its output lines ([`write_all`]).
+//! - `epoll(7)`, `accept4(2)`, `recv(2)`, `send(2)` and `sendfile(2)` on non-blocking sockets
+//!   for the server's event loop ([`Epoll`], [`accept`], [`receive`], [`send`],
+//!   [`send_file`]): std has no readiness API, and an async runtime costs hundreds of kilobytes.
+//! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and writes to an
+//!   `eventfd(2)` that the event loop watches ([`termination_event`]), which is
+//!   async-signal-safe.
+//! - `getrlimit(2)`/`setrlimit(2)` to use every file descriptor allowed ([`descriptor_limit`]),
+//!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `listen(2)` for a queue of
+//!   connections longer than std's ([`set_backlog`]).
+//! - `open(2)` for every file the injector opens ([`open_read`], [`open_served`],
+//!   [`create_no_follow`]), and `write(2)` for its output lines ([`write_all`]).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -25,34 +26,154 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 /// The most bytes one `sendfile` call is asked for (Linux's own limit per call).
 const SENDFILE_MAX: u64 = 0x7fff_f000;
 
-/// Sends `len` bytes of `file` from `offset` to `socket`, without copying through user space.
-/// Returns the bytes sent, which is less than `len` only if the file got shorter.
-pub fn sendfile(socket: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
-    let mut position = i64::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut sent = 0u64;
-    while sent < len {
-        let count = (len - sent).min(SENDFILE_MAX) as usize;
-        // SAFETY: both descriptors are open for the duration of the call (borrowed), and
-        // `position` is a valid, exclusively borrowed off_t the kernel updates.
-        let n =
-            unsafe { libc::sendfile(socket.as_raw_fd(), file.as_raw_fd(), &mut position, count) };
-        match n {
-            0 => break,
-            n if n > 0 => sent += n as u64,
-            _ => {
-                let error = io::Error::last_os_error();
-                if error.kind() != io::ErrorKind::Interrupted {
-                    return Err(error);
-                }
-            }
-        }
-    }
-    Ok(sent)
+/// Sends up to `len` bytes of `file` from `*offset` on the non-blocking `socket`, without
+/// copying through user space, and advances `*offset`. Returns the bytes sent: 0 only at the
+/// end of the file; `WouldBlock` when the socket's buffer is full.
+pub fn send_file(socket: RawFd, file: &File, offset: &mut u64, len: u64) -> io::Result<u64> {
+    let mut position = i64::try_from(*offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let count = len.min(SENDFILE_MAX) as usize;
+    // SAFETY: both descriptors are open for the duration of the call (the file is borrowed,
+    // the socket is its connection's), and `position` is a valid off_t the kernel updates.
+    let sent = retry(|| unsafe { libc::sendfile(socket, file.as_raw_fd(), &mut position, count) })?;
+    *offset += sent as u64;
+    Ok(sent as u64)
 }
 
-/// The stack of a connection's thread: a request needs a few kilobytes (the 16 KiB head
-/// buffer is on the heap), so 128 KiB leaves ample room at a fraction of the default 8 MiB
-/// of address space per connection.
+/// Sends `bytes` on the non-blocking `socket` once; with `more`, the kernel holds them back
+/// until more data follows (`MSG_MORE`: a head and a file body leave in one segment). Returns
+/// how many were taken; `WouldBlock` when none could be.
+pub fn send(socket: RawFd, bytes: &[u8], more: bool) -> io::Result<usize> {
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
+    // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
+    retry(|| unsafe { libc::send(socket, bytes.as_ptr().cast(), bytes.len(), flags) })
+}
+
+/// Receives into `buffer` from the non-blocking `socket`: the bytes read, 0 at the end of the
+/// stream, `WouldBlock` when nothing is there.
+pub fn receive(socket: RawFd, buffer: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buffer` is valid for writes of its length for the duration of the call.
+    retry(|| unsafe { libc::recv(socket, buffer.as_mut_ptr().cast(), buffer.len(), 0) })
+}
+
+/// Runs `call` (a system call on a non-blocking socket) again while it is interrupted by a
+/// signal; returns its non-negative value or the OS error.
+fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        if let Ok(n) = usize::try_from(call()) {
+            return Ok(n);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Accepts a connection on the non-blocking `listener` as a non-blocking socket with
+/// `TCP_NODELAY` (responses are whole; pipelined answers must not wait for an ACK).
+pub fn accept(listener: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: accept4(2) with null address pointers stores nothing.
+    let fd = unsafe {
+        libc::accept4(
+            listener,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let one: libc::c_int = 1;
+    // SAFETY: `fd` was just accepted and nothing else owns it; setsockopt(2) reads `one`.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// An epoll instance: which of many non-blocking descriptors are ready.
+pub struct Epoll(OwnedFd);
+
+/// One readiness event: the token given to [`Epoll::add`] and what is ready.
+pub type Event = libc::epoll_event;
+
+/// Readable (or at the end of the stream), for [`Epoll::add`].
+pub const READABLE: u32 = libc::EPOLLIN as u32;
+/// Readable and writable, edge-triggered: each is reported when it newly becomes true.
+pub const READ_WRITE_EDGES: u32 =
+    (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
+
+impl Epoll {
+    /// A new epoll instance.
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1(2) takes no pointers; the descriptor is owned from here.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Watches `fd` for `events`, reported with `token`.
+    pub fn add(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
+        let mut event = libc::epoll_event { events, u64: token };
+        // SAFETY: `event` is valid for the call; the kernel copies it.
+        let done = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
+        if done < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Stops watching `fd` (closing it does the same).
+    pub fn remove(&self, fd: RawFd) {
+        // SAFETY: EPOLL_CTL_DEL ignores the event pointer.
+        unsafe {
+            libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
+        };
+    }
+
+    /// Waits at most `millis` for events; returns how many of `events` were filled (0 on a
+    /// timeout or a signal).
+    pub fn wait(&self, events: &mut [Event], millis: i32) -> usize {
+        let max = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `events` is valid for writes of `max` entries.
+        let n = unsafe { libc::epoll_wait(self.0.as_raw_fd(), events.as_mut_ptr(), max, millis) };
+        usize::try_from(n).unwrap_or(0)
+    }
+}
+
+/// Raises the soft limit on open file descriptors to the hard limit, and returns the limit
+/// now in force (a connection takes one). A container's soft limit is often 1024 while its
+/// hard limit is far higher.
+pub fn descriptor_limit() -> u64 {
+    // SAFETY: getrlimit(2) and setrlimit(2) read and write only `limit`.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let soft = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                limit.rlim_cur = soft;
+            }
+        }
+        limit.rlim_cur
+    }
+}
+
+/// The stack of a thread started by [`spawn`] (the log writer): it needs a few kilobytes, so
+/// 128 KiB leaves ample room at a fraction of the default 8 MiB of address space.
 const THREAD_STACK: usize = 128 << 10;
 
 /// Runs `task` on a new detached thread, with `pthread_create` directly.
@@ -98,6 +219,13 @@ pub fn spawn<F: FnOnce() + Send + 'static>(task: F) -> io::Result<()> {
 /// Opens `path` for reading.
 pub fn open_read(path: &Path) -> io::Result<File> {
     open(path, libc::O_RDONLY, 0)
+}
+
+/// Opens `path` for reading without following a symbolic link in its last component and
+/// without blocking on a FIFO or a device: what the registry serves must be a regular file of
+/// the layout, and opening anything else must neither leave the layout nor hang the server.
+pub fn open_served(path: &Path) -> io::Result<File> {
+    open(path, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0)
 }
 
 /// Creates `path` for writing (or truncates it) with permission bits `mode`, refusing to
@@ -157,18 +285,6 @@ pub fn write_all(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
-/// Sends all of `bytes` on `socket` with `MSG_MORE`: the kernel holds them back until more
-/// data follows (the `sendfile` of the body), so a response head and a small body leave in one
-/// TCP segment instead of two.
-pub fn send_more(socket: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-    let flags = libc::MSG_MORE | libc::MSG_NOSIGNAL;
-    // SAFETY: `rest` is valid for reads of its length for the duration of the call; the
-    // socket is borrowed, so open.
-    write_fully(bytes, |rest| unsafe {
-        libc::send(socket.as_raw_fd(), rest.as_ptr().cast(), rest.len(), flags)
-    })
-}
-
 /// Calls `write` (a `write(2)`-like call) on what is left of `bytes` until all of it is
 /// written, retrying on `EINTR`.
 fn write_fully(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> isize) -> io::Result<()> {
@@ -187,14 +303,6 @@ fn write_fully(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> isize) -> io::R
     Ok(())
 }
 
-/// Shuts the socket `fd` down both ways: its connection's blocked reads and writes return at
-/// once, and the thread serving it ends. (std offers this only on a `TcpStream` one owns.)
-pub fn shut_down(fd: RawFd) {
-    // SAFETY: shutdown(2) only reads its arguments; the caller vouches that `fd` is a socket
-    // its owner still holds open (a stale descriptor would at worst yield EBADF).
-    unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-}
-
 /// Lets the kernel queue up to `connections` connections that `listener` has not accepted yet.
 /// std listens with a queue of 128; a connection that finds it full is only taken when the
 /// client retries, a second or more later. Failure only leaves std's queue.
@@ -205,7 +313,7 @@ pub fn set_backlog(listener: &TcpListener, connections: usize) {
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);
-static LISTENER: AtomicI32 = AtomicI32::new(-1);
+static WAKE: AtomicI32 = AtomicI32::new(-1);
 
 /// Whether SIGTERM or SIGINT has arrived.
 pub fn terminating() -> bool {
@@ -214,10 +322,11 @@ pub fn terminating() -> bool {
 
 extern "C" fn on_signal(_: libc::c_int) {
     TERMINATING.store(true, Ordering::Relaxed);
-    let fd = LISTENER.load(Ordering::Relaxed);
+    let fd = WAKE.load(Ordering::Relaxed);
     if fd >= 0 {
-        // SAFETY: shutdown(2) is async-signal-safe; a stale descriptor only yields EBADF.
-        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        let one = 1u64;
+        // SAFETY: write(2) is async-signal-safe and reads 8 bytes of `one`.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
     }
 }
 
@@ -234,10 +343,18 @@ pub fn handle_termination() {
     }
 }
 
-/// Makes a termination signal wake the accept loop of `listener`.
-pub fn wake_on_termination(listener: &TcpListener) {
-    LISTENER.store(listener.as_raw_fd(), Ordering::Relaxed);
+/// A descriptor that becomes readable when SIGTERM or SIGINT arrives (at once if one already
+/// has): the event loop watches it, so a signal wakes it wherever it waits.
+pub fn termination_event() -> io::Result<RawFd> {
+    // SAFETY: eventfd(2) takes no pointers. The descriptor lives as long as the process (the
+    // signal handler may write to it at any time), so it is never closed.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    WAKE.store(fd, Ordering::Relaxed);
     if terminating() {
         on_signal(0);
     }
+    Ok(fd)
 }
