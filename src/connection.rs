@@ -335,6 +335,7 @@ impl Connection {
     /// access-log line if an answer was being sent.
     pub fn end(&mut self, why: &str) {
         if let Some(sending) = self.sending.take() {
+            sys::reset_on_close(self.fd());
             let mut line = sending.log;
             line.text("aborted: ").text(why);
             sending_log_tail(&mut line, sending.body_sent, sending.started);
@@ -342,12 +343,17 @@ impl Connection {
     }
 
     /// Why the connection must end now, if it must: a head not received in time, a client
-    /// idle too long, or an answer slower than [`MIN_RATE`].
+    /// idle too long, or an answer the client takes slower than [`MIN_RATE`] (counting what
+    /// it acknowledged, not what waits in the kernel's buffer for it).
     pub fn expired(&self, now: Instant) -> Option<&'static str> {
         if let Some(sending) = &self.sending {
             let late = now.saturating_duration_since(sending.started);
             let due = late.saturating_sub(SEND_GRACE).as_millis() as u64 * MIN_RATE / 1000;
-            return (sending.sent < due).then_some("slower than 16 KiB/s");
+            if sending.sent >= due {
+                return None;
+            }
+            let taken = sending.sent.saturating_sub(sys::unacknowledged(self.fd()));
+            return (taken < due).then_some("slower than 16 KiB/s");
         }
         let expired = match self.head_started {
             Some(started) => now.saturating_duration_since(started) >= HEAD_TIMEOUT,

@@ -16,7 +16,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The most bytes waiting to be written; a line that does not fit is dropped.
-pub const QUEUED_MAX: usize = 256 << 10;
+pub const QUEUED_MAX: usize = 64 << 10;
 /// How long the writer lets lines gather before it writes them: one `write(2)` and one
 /// wake-up per batch, not per request, and still within a blink for a person reading.
 const BATCH: Duration = Duration::from_millis(50);

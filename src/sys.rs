@@ -69,6 +69,37 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<usize> {
     }
 }
 
+/// How many bytes sent on `socket` its peer has not acknowledged yet (`SIOCOUTQ`): what
+/// the kernel holds, which can be megabytes for a client that reads nothing.
+pub fn unacknowledged(socket: RawFd) -> u64 {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: ioctl(2) TIOCOUTQ (SIOCOUTQ) writes one int to `queued`.
+    let done = unsafe { libc::ioctl(socket, libc::TIOCOUTQ, &mut queued) };
+    if done < 0 {
+        return 0;
+    }
+    u64::try_from(queued).unwrap_or(0)
+}
+
+/// Makes closing `socket` reset the connection (`SO_LINGER` of 0): the bytes queued for a
+/// client that is being cut off are dropped at once, not sent on for minutes.
+pub fn reset_on_close(socket: RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt(2) reads `linger`.
+    unsafe {
+        libc::setsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+}
+
 /// Accepts a connection on the non-blocking `listener` as a non-blocking socket with
 /// `TCP_NODELAY` (responses are whole; pipelined answers must not wait for an ACK).
 pub fn accept(listener: RawFd) -> io::Result<OwnedFd> {

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 /// The readiness probe's budget.
 const PROBE_LIMIT: Duration = Duration::from_secs(1);
-/// `src/http.rs`: the cap on connections, the head timeout.
-const MAX_CONNECTIONS: usize = zarf_injector::connections::MAX_CONNECTIONS;
+/// The cap on connections of the servers started with [`Server::start_capped`] (the cap
+/// follows the descriptor limit, `src/connections.rs`), the head timeout.
+const MAX_CONNECTIONS: usize = 512;
 const EVICTABLE_AFTER: Duration = zarf_injector::connections::EVICTABLE_AFTER;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEAD: usize = zarf_injector::http::MAX_HEAD;
@@ -45,6 +46,17 @@ struct Server {
 
 impl Server {
     fn start(label: &str) -> Server {
+        Server::start_with(label, serve_command)
+    }
+
+    /// A server whose descriptor limit makes its connection cap [`MAX_CONNECTIONS`].
+    fn start_capped(label: &str) -> Server {
+        Server::start_with(label, |dir| {
+            serve_command_with_descriptors(dir, descriptors_for_cap(MAX_CONNECTIONS))
+        })
+    }
+
+    fn start_with(label: &str, command: impl Fn(&Path) -> std::process::Command) -> Server {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = TempDir::new(label);
         let options = LayoutOptions {
@@ -55,7 +67,7 @@ impl Server {
         let read = |blob: &Blob| (blob.digest.clone(), read_file(&blob.path(dir.path())));
         let manifest = read(&layout.images[0].manifest);
         let big = read(layout.blobs.iter().max_by_key(|b| b.size).expect("a blob"));
-        let running = run_serve(dir.path());
+        let running = start(command(dir.path()), START_TIMEOUT);
         Server {
             running,
             manifest,
@@ -304,7 +316,7 @@ fn trickled_head_is_cut_at_the_head_timeout() {
 /// (docs/HARDENING.md, finding 3).
 #[test]
 fn slowloris_at_the_cap_is_refused_then_the_longest_waiting_clients_make_room() {
-    let server = Server::start("slowloris-cap");
+    let server = Server::start_capped("slowloris-cap");
     let stalled: Vec<TcpStream> = (0..MAX_CONNECTIONS)
         .map(|i| stall(server.addr(), STALLS[1 + i % 3]))
         .collect();
@@ -369,7 +381,7 @@ fn closed_by_server(stream: &TcpStream) -> bool {
 /// afterwards still leave room for the probe).
 #[test]
 fn hangups_mid_blob_hundreds_of_times() {
-    let server = Server::start("hangups");
+    let server = Server::start_capped("hangups");
     let addr = server.addr();
     let target = server.blob_target();
     let workers: Vec<_> = (0..4u64)
@@ -689,7 +701,8 @@ const MALFORMED: &[Malformed] = &[
     // request bodies and smuggling: answered, then closed; nothing after the head is a request
     closed("Transfer-Encoding: chunked with a smuggled request", "GET /v2/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /v2/_catalog HTTP/1.1\r\n\r\n", 200),
     closed("Content-Length with a smuggled request", "GET /v2/ HTTP/1.1\r\nContent-Length: 30\r\n\r\nGET /v2/_catalog HTTP/1.1\r\n\r\n", 200),
-    closed("two different Content-Lengths", "GET /v2/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 200),
+    // Issue 11: ambiguous framing is refused (RFC 9112 §6.3), no longer answered.
+    closed("two different Content-Lengths", "GET /v2/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400),
     closed("Content-Length of 30 digits", "GET /v2/ HTTP/1.1\r\nContent-Length: 999999999999999999999999999999\r\n\r\n", 200),
 ];
 

@@ -162,7 +162,11 @@ fn sigterm_during_unpack_removes_staging_and_fails_cleanly() {
 fn connections_over_the_cap_get_503_and_the_server_recovers() {
     let dir = TempDir::new("cap");
     build_layout(dir.path(), &LayoutOptions::TINY);
-    let running = run_serve(dir.path());
+    // The cap follows the descriptor limit (src/connections.rs): 512 here.
+    let running = start(
+        serve_command_with_descriptors(dir.path(), descriptors_for_cap(512)),
+        START_TIMEOUT,
+    );
     let idle: Vec<TcpStream> = (0..512)
         .map(|_| TcpStream::connect(running.addr).expect("connect"))
         .collect();

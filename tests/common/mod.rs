@@ -874,7 +874,7 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `zarf-injector <checksum> 127.0.0.1:0` with the init and seed directories in its environment.
 pub fn unpack_command(checksum: &str, init: &Path, seed: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zarf-injector"));
+    let mut command = Command::new(injector_binary());
     command
         .arg(checksum)
         .arg("127.0.0.1:0")
@@ -883,17 +883,46 @@ pub fn unpack_command(checksum: &str, init: &Path, seed: &Path) -> Command {
     command
 }
 
+/// The `zarf-injector` under test: this package's, or the build named by the environment
+/// variable `ZARF_INJECTOR_TEST_BIN` (to run the same tests against a release binary, or
+/// against an earlier build to see a new test fail there).
+pub fn injector_binary() -> PathBuf {
+    match std::env::var_os("ZARF_INJECTOR_TEST_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_zarf-injector")),
+    }
+}
+
 /// `zarf-injector serve <layout> 127.0.0.1:0`.
 pub fn serve_command(layout: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zarf-injector"));
+    let mut command = Command::new(injector_binary());
     command.arg("serve").arg(layout).arg("127.0.0.1:0");
     command
+}
+
+/// `zarf-injector serve <layout> 127.0.0.1:0` with its descriptor limit (soft and hard) set to
+/// `descriptors` by the shell's `ulimit -n`, as in a container with that limit.
+pub fn serve_command_with_descriptors(layout: &Path, descriptors: u64) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("ulimit -n {descriptors} && exec \"$0\" \"$@\""))
+        .arg(injector_binary())
+        .arg("serve")
+        .arg(layout)
+        .arg("127.0.0.1:0");
+    command
+}
+
+/// The descriptor limit that makes the server's connection cap `cap`.
+pub fn descriptors_for_cap(cap: usize) -> u64 {
+    cap as u64 + zarf_injector::connections::RESERVED_DESCRIPTORS
 }
 
 /// `zarf-injector ARGS...` with the init and seed directories in its environment (so that a
 /// mistakenly accepted command line never touches `/zarf-init` or `/zarf-seed`).
 pub fn injector_command(args: &[&str], init: &Path, seed: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_zarf-injector"));
+    let mut command = Command::new(injector_binary());
     command
         .args(args)
         .env("ZARF_INJECTOR_INIT_ROOT", init)
