@@ -38,7 +38,8 @@ Kubernetes manifests (--k8s FILE):
                          object but the Service is named and labelled by the payload's digest,
                          so a new payload's FILE applies next to an old one, and the summary
                          prints the kubectl delete that removes the other payloads' objects
-  --injector PATH        the static zarf-injector binary to ship (required with --k8s)
+  --injector PATH        the static zarf-injector binary to ship (required with --k8s; at most
+                         1048576 bytes, a ConfigMap's limit)
   --pod-image REF        an image already on the nodes for the pod to borrow, e.g. the pause
                          image (required with --k8s; see the README for how to find one)
   --namespace NS         namespace of every object (default: zarf)
