@@ -187,7 +187,12 @@ fn b64(text: &serde_json::Value) -> Vec<u8> {
 fn k8s_yaml_parses_and_holds_every_chunk_byte_for_byte() {
     let tmp = TempDir::new("pack-k8s");
     build_layout(&tmp.join("layout"), &LayoutOptions::DEFAULT);
-    let injector = env!("CARGO_BIN_EXE_zarf-injector");
+    // The debug build is bigger than a ConfigMap holds: ship its first 256 KiB (the ELF headers
+    // that the packer's warnings read are at the start).
+    let real = fs::read(env!("CARGO_BIN_EXE_zarf-injector")).expect("read injector");
+    let injector_path = tmp.join("zarf-injector");
+    fs::write(&injector_path, &real[..real.len().min(256 << 10)]).expect("write");
+    let injector = s(&injector_path);
     let source = tmp.join("layout");
     for daemonset in [false, true] {
         let out = tmp.join(if daemonset { "ds" } else { "pod" });
@@ -221,16 +226,20 @@ fn k8s_yaml_parses_and_holds_every_chunk_byte_for_byte() {
         );
         let docs = yaml_documents(&fs::read_to_string(&yaml).expect("read YAML"));
         let chunks = chunks(&out);
-        check_configmaps(&docs, &chunks, injector);
+        check_configmaps(&docs, &chunks, injector, &digest[..12]);
         let workload = docs.last().expect("documents");
         let spec = if daemonset {
-            check_daemonset(workload);
+            check_daemonset(workload, &digest[..12]);
             &workload["spec"]["template"]["spec"]
         } else {
             let (pod, service) = (&docs[docs.len() - 2], workload);
             assert_eq!(pod["kind"], "Pod");
+            assert_eq!(
+                pod["metadata"]["name"],
+                format!("injector-{}", &digest[..12])
+            );
             assert_eq!(pod["spec"]["restartPolicy"], "Never");
-            check_service(service);
+            check_service(service, &digest[..12]);
             &pod["spec"]
         };
         check_pod_spec(spec, &digest, &chunks);
@@ -246,19 +255,31 @@ fn k8s_yaml_parses_and_holds_every_chunk_byte_for_byte() {
     }
 }
 
-fn check_configmaps(docs: &[serde_json::Value], chunks: &[(String, Vec<u8>)], injector: &str) {
+/// Chunk `zarf-payload-NNN` is the key `zarf-payload-NNN` of the ConfigMap
+/// `zarf-payload-<short>-NNN` (issue 13: names carry the payload's short digest).
+fn check_configmaps(
+    docs: &[serde_json::Value],
+    chunks: &[(String, Vec<u8>)],
+    injector: &str,
+    short: &str,
+) {
     assert!(chunks.len() >= 3, "{} chunks", chunks.len());
     for (doc, (name, bytes)) in docs.iter().zip(chunks) {
         assert_eq!(
             (doc["kind"].as_str(), doc["apiVersion"].as_str()),
             (Some("ConfigMap"), Some("v1"))
         );
-        assert_eq!(doc["metadata"]["name"], name.as_str());
+        let number = name.trim_start_matches("zarf-payload-");
+        assert_eq!(
+            doc["metadata"]["name"],
+            format!("zarf-payload-{short}-{number}")
+        );
         assert_eq!(doc["metadata"]["labels"]["zarf-injector"], "payload");
+        assert_eq!(doc["metadata"]["labels"]["zarf-injector/payload"], short);
         assert!(b64(&doc["binaryData"][name]) == *bytes, "{name} differs");
     }
     let binary = &docs[chunks.len()];
-    assert_eq!(binary["metadata"]["name"], "rust-binary");
+    assert_eq!(binary["metadata"]["name"], format!("rust-binary-{short}"));
     let shipped = b64(&binary["binaryData"]["zarf-injector"]);
     assert!(
         shipped == fs::read(injector).expect("read injector"),
@@ -282,6 +303,11 @@ fn check_pod_spec(spec: &serde_json::Value, digest: &str, chunks: &[(String, Vec
         "RuntimeDefault"
     );
     assert!(container["resources"]["limits"]["memory"].is_string());
+    // Issue 13: a failed injector's one line shows in `kubectl describe`, not only in the logs.
+    assert_eq!(
+        container["terminationMessagePolicy"],
+        "FallbackToLogsOnError"
+    );
     assert!(spec["terminationGracePeriodSeconds"].as_u64() <= Some(10));
     let env = serde_json::json!([
         {"name": "ZARF_INJECTOR_INIT_ROOT", "value": "/zarf-init"},
@@ -294,10 +320,17 @@ fn check_pod_spec(spec: &serde_json::Value, digest: &str, chunks: &[(String, Vec
     assert_eq!(mounts[0]["mountPath"], "/zarf-init/zarf-injector");
     assert_eq!(volumes[1]["emptyDir"], serde_json::json!({}));
     assert_eq!(mounts[1]["mountPath"], "/zarf-seed");
+    let short = &digest[..12];
+    assert_eq!(
+        volumes[0]["configMap"]["name"],
+        format!("rust-binary-{short}")
+    );
     for (name, _) in chunks {
         let volume = volumes.iter().find(|v| v["name"] == name.as_str());
         let volume = volume.unwrap_or_else(|| panic!("no volume for {name}"));
-        assert_eq!(volume["configMap"]["name"], name.as_str());
+        let number = name.trim_start_matches("zarf-payload-");
+        let configmap = format!("zarf-payload-{short}-{number}");
+        assert_eq!(volume["configMap"]["name"], configmap);
         let mount = mounts.iter().find(|m| m["name"] == name.as_str());
         let mount = mount.unwrap_or_else(|| panic!("no mount for {name}"));
         assert_eq!(mount["mountPath"], format!("/zarf-init/{name}"));
@@ -305,18 +338,28 @@ fn check_pod_spec(spec: &serde_json::Value, digest: &str, chunks: &[(String, Vec
     }
 }
 
-fn check_service(service: &serde_json::Value) {
+fn check_service(service: &serde_json::Value, short: &str) {
     assert_eq!(service["kind"], "Service");
+    assert_eq!(service["metadata"]["name"], "zarf-injector");
     assert_eq!(service["spec"]["type"], "NodePort");
     assert_eq!(service["spec"]["selector"]["app"], "zarf-injector");
+    assert_eq!(service["spec"]["selector"]["zarf-injector/payload"], short);
     assert_eq!(service["spec"]["ports"][0]["targetPort"], 5001);
 }
 
-fn check_daemonset(daemonset: &serde_json::Value) {
+fn check_daemonset(daemonset: &serde_json::Value, short: &str) {
     assert_eq!(daemonset["kind"], "DaemonSet");
     assert_eq!(daemonset["apiVersion"], "apps/v1");
+    assert_eq!(
+        daemonset["metadata"]["name"],
+        format!("zarf-injector-{short}")
+    );
     let template = &daemonset["spec"]["template"];
     assert_eq!(template["metadata"]["labels"]["app"], "zarf-injector");
+    assert_eq!(
+        daemonset["spec"]["selector"]["matchLabels"]["zarf-injector/payload"],
+        short
+    );
     assert_eq!(
         daemonset["spec"]["selector"]["matchLabels"]["app"],
         "zarf-injector"

@@ -23,14 +23,23 @@ sources (several merge into one layout with one index.json):
 payload:
   -o, --out DIR          write zarf-payload-000, -001, ... and payload.sha256 here (created if
                          missing; chunks of an earlier run there are removed first)
-  --chunk-size BYTES     largest chunk (default 786432: 1 MiB in base64, what a ConfigMap holds)
+  --chunk-size BYTES     largest chunk (default 786432, Zarf's). With --k8s at most 1048576: each
+                         chunk is one ConfigMap's only value, and the API server limits a
+                         ConfigMap to 1048576 bytes of data and binaryData values, counted
+                         decoded (key names, labels and metadata do not count; base64 is only
+                         how YAML carries the bytes). Over 100 chunks, the pod waits on the
+                         kubelet's API rate limit: see the warning
   --image REF            pack only this image; repeat for more (default: every image).
                          REF: name[:tag] (no tag: every tag), name@sha256:..., or a bare tag
   -q, --quiet            no progress on stderr (warnings and errors still go there)
 
 Kubernetes manifests (--k8s FILE):
-  --k8s FILE             write the ConfigMaps and the Pod + Service (or DaemonSet) to FILE
-  --injector PATH        the static zarf-injector binary to ship (required with --k8s)
+  --k8s FILE             write the ConfigMaps and the Pod + Service (or DaemonSet) to FILE; every
+                         object but the Service is named and labelled by the payload's digest,
+                         so a new payload's FILE applies next to an old one, and the summary
+                         prints the kubectl delete that removes the other payloads' objects
+  --injector PATH        the static zarf-injector binary to ship (required with --k8s; at most
+                         1048576 bytes, a ConfigMap's limit)
   --pod-image REF        an image already on the nodes for the pod to borrow, e.g. the pause
                          image (required with --k8s; see the README for how to find one)
   --namespace NS         namespace of every object (default: zarf)
@@ -142,10 +151,11 @@ fn k8s_options(args: K8sArgs, chunk_size: u64) -> Result<Option<k8s::Options>, F
         }
         return Ok(None);
     };
-    if chunk_size > 1 << 20 {
-        return Err(Failure::usage(
-            "--chunk-size over 1048576 does not fit a ConfigMap (1 MiB)",
-        ));
+    if chunk_size > k8s::CONFIGMAP_LIMIT {
+        return Err(Failure::usage(format!(
+            "--chunk-size {chunk_size}: a chunk is one ConfigMap's value, and the API server refuses more than {} decoded bytes of values in a ConfigMap",
+            k8s::CONFIGMAP_LIMIT
+        )));
     }
     let injector = args
         .injector

@@ -1,18 +1,27 @@
 //! Kubernetes manifests that run the injector on the chunks: one ConfigMap per chunk, one with
 //! the injector binary, and either a Pod with a NodePort Service or a DaemonSet.
 //!
+//! Content-addressed (issue 13): every object that depends on the payload carries the payload's
+//! short digest ([`short_digest`]) in its name and in the label [`PAYLOAD_KEY`], so that the
+//! YAML of a new payload applied next to an old one never touches the old objects; only the
+//! Service `zarf-injector` is shared, and it selects the current payload's pods.
+//! [`cleanup_selector`] picks every other payload's objects.
+//!
 //! The objects follow Zarf's injector (`src/pkg/cluster/injector.go`): the binary ConfigMap
-//! `rust-binary` mounted with mode 0777 at `/zarf-init/zarf-injector` (subPath), each chunk
-//! ConfigMap `zarf-payload-NNN` (label `zarf-injector: payload`) mounted at
-//! `/zarf-init/zarf-payload-NNN` (subPath), an emptyDir at `/zarf-seed`, uid 1000 / gid 2000,
+//! `rust-binary-<short>` mounted with mode 0777 at `/zarf-init/zarf-injector` (subPath), each
+//! chunk ConfigMap `zarf-payload-<short>-NNN` (label `zarf-injector: payload`) holding the key
+//! `zarf-payload-NNN`, mounted at `/zarf-init/zarf-payload-NNN` (subPath: the file names, and
+//! so the injector's command line, are Zarf's), an emptyDir at `/zarf-seed`, uid 1000 / gid 2000,
 //! read-only root filesystem, no privilege escalation, all capabilities dropped, seccomp
-//! RuntimeDefault, a readiness probe on `GET /v2/`, and Zarf's requests and limits. The
+//! RuntimeDefault, a readiness probe on `GET /v2/`, Zarf's requests and limits, and
+//! `terminationMessagePolicy: FallbackToLogsOnError` (a failure's one line shows in
+//! `kubectl describe`). The
 //! DaemonSet is Zarf's per-node variant: the container port is also a `hostPort` bound to
 //! `127.0.0.1`, so each node's runtime pulls from its own injector, and it tolerates every
 //! taint so that it runs on every node.
 
 use super::failure::Failure;
-use super::payload::{read_chunk, Payload};
+use super::payload::{read_chunk, Payload, CHUNK_PREFIX};
 use super::yaml;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -20,8 +29,12 @@ use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-/// The ConfigMap holding the injector binary (Zarf's name).
+/// The ConfigMap holding the injector binary (Zarf's name), before `-<short digest>`.
 pub const BINARY_CONFIGMAP: &str = "rust-binary";
+/// The Pod's name, before `-<short digest>`.
+pub const POD_NAME: &str = "injector";
+/// The Service's name (shared by every payload), and the DaemonSet's before `-<short digest>`.
+pub const SERVICE_NAME: &str = "zarf-injector";
 /// The binary's key in it, and its file name in `/zarf-init`.
 pub const BINARY_KEY: &str = "zarf-injector";
 /// Where the chunks and the binary are mounted.
@@ -34,6 +47,47 @@ pub const PART_OF: (&str, &str) = ("app.kubernetes.io/part-of", "zarf-injector")
 pub const PAYLOAD_LABEL: (&str, &str) = ("zarf-injector", "payload");
 /// The label selecting the injector pods.
 pub const APP_LABEL: (&str, &str) = ("app", "zarf-injector");
+/// The label whose value is the payload's short digest, on every object but the Service.
+pub const PAYLOAD_KEY: &str = "zarf-injector/payload";
+/// How many hex digits of the payload's SHA-256 name its objects (48 bits).
+pub const SHORT_DIGEST_LEN: usize = 12;
+/// The API server's limit on a ConfigMap: the sum of the sizes of its `data` and `binaryData`
+/// values, decoded (`MaxSecretSize` in Kubernetes' `ValidateConfigMap`, which counts values
+/// only: key names, metadata and base64 do not count). One chunk is one ConfigMap's only value.
+pub const CONFIGMAP_LIMIT: u64 = 1 << 20;
+/// Above this many chunks the kubelet's API rate limit makes the pod wait: warn.
+pub const MANY_CHUNKS: usize = 100;
+
+/// The payload's short digest: the first [`SHORT_DIGEST_LEN`] hex digits of its SHA-256.
+pub fn short_digest(sha256: &str) -> &str {
+    sha256.get(..SHORT_DIGEST_LEN).unwrap_or(sha256)
+}
+
+/// The label selector of every injector object that belongs to another payload than `sha256`'s:
+/// it needs the payload label, so the Service (which has none) is never picked.
+pub fn cleanup_selector(sha256: &str) -> String {
+    let (part_of, value) = PART_OF;
+    let short = short_digest(sha256);
+    format!("{part_of}={value},{PAYLOAD_KEY},{PAYLOAD_KEY}!={short}")
+}
+
+/// The command that deletes every other payload's objects in `namespace`.
+pub fn cleanup_command(namespace: &str, sha256: &str) -> String {
+    format!(
+        "kubectl -n {namespace} delete configmaps,pods,daemonsets -l '{}'",
+        cleanup_selector(sha256)
+    )
+}
+
+/// The warning for a payload of `chunks` chunks, if there are so many that the kubelet's
+/// default API rate limit makes the pod wait minutes in ContainerCreating.
+pub fn many_chunks_warning(chunks: usize) -> Option<String> {
+    (chunks > MANY_CHUNKS).then(|| {
+        format!(
+            "warning: {chunks} chunks: the kubelet fetches each chunk's ConfigMap volume from the API server on its own, and before Kubernetes 1.27 its default rate limit is 5 requests/s (--kube-api-qps 5, --kube-api-burst 10): measured on k3s 1.21, a 394-chunk 309 MB payload sat 13 minutes in ContainerCreating (about 30 s with qps 50, burst 100). Use a bigger --chunk-size (up to {CONFIGMAP_LIMIT}), fewer images, or raise the kubelet's --kube-api-qps and --kube-api-burst"
+        )
+    })
+}
 
 /// What `--k8s` and its options ask for.
 #[derive(Clone, Debug)]
@@ -71,7 +125,9 @@ pub struct Written {
 pub fn write(options: &Options, payload: &Payload) -> Result<Written, Failure> {
     let binary =
         fs::read(&options.injector).map_err(|e| Failure::io(&options.injector, "read", e))?;
+    check_binary_size(&options.injector, binary.len() as u64)?;
     let warnings = binary_warnings(&options.injector, &binary);
+    let short = short_digest(&payload.sha256);
     let file = &options.file;
     let out = File::create(file).map_err(|e| Failure::io(file, "create", e))?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
@@ -79,17 +135,17 @@ pub fn write(options: &Options, payload: &Payload) -> Result<Written, Failure> {
     let mut objects = 0;
     let names: Vec<String> = payload.chunks.iter().map(|p| file_name(p)).collect();
     for (path, name) in payload.chunks.iter().zip(&names) {
-        let configmap = chunk_configmap(options, name, &read_chunk(path)?);
+        let configmap = chunk_configmap(options, short, name, &read_chunk(path)?);
         yaml::write_document(&mut out, &configmap).map_err(write_failure)?;
         objects += 1;
     }
-    let mut rest = vec![binary_configmap(options, &binary)];
+    let mut rest = vec![binary_configmap(options, short, &binary)];
     let spec = pod_spec(options, &payload.sha256, &names);
     if options.daemonset {
-        rest.push(daemonset(options, spec));
+        rest.push(daemonset(options, short, spec));
     } else {
-        rest.push(pod(options, spec));
-        rest.push(service(options));
+        rest.push(pod(options, short, spec));
+        rest.push(service(options, short));
     }
     for object in &rest {
         yaml::write_document(&mut out, object).map_err(write_failure)?;
@@ -124,29 +180,53 @@ fn metadata(options: &Options, name: &str, labels: &[(&str, &str)]) -> Value {
     json!({"name": name, "namespace": options.namespace, "labels": map})
 }
 
-fn chunk_configmap(options: &Options, name: &str, chunk: &[u8]) -> Value {
+/// `zarf-payload-NNN` (the key, and the file name in the pod) becomes the ConfigMap
+/// `zarf-payload-<short>-NNN`.
+fn chunk_configmap_name(short: &str, file: &str) -> String {
+    let number = file.strip_prefix(CHUNK_PREFIX).unwrap_or(file);
+    format!("{CHUNK_PREFIX}{short}-{number}")
+}
+
+fn binary_configmap_name(short: &str) -> String {
+    format!("{BINARY_CONFIGMAP}-{short}")
+}
+
+fn chunk_configmap(options: &Options, short: &str, file: &str, chunk: &[u8]) -> Value {
+    let name = chunk_configmap_name(short, file);
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(options, name, &[PAYLOAD_LABEL]),
-        "binaryData": {name: base64(chunk)},
+        "metadata": metadata(options, &name, &[PAYLOAD_LABEL, (PAYLOAD_KEY, short)]),
+        "binaryData": {file: base64(chunk)},
     })
 }
 
-fn binary_configmap(options: &Options, binary: &[u8]) -> Value {
+fn binary_configmap(options: &Options, short: &str, binary: &[u8]) -> Value {
+    let name = binary_configmap_name(short);
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(options, BINARY_CONFIGMAP, &[]),
+        "metadata": metadata(options, &name, &[(PAYLOAD_KEY, short)]),
         "binaryData": {BINARY_KEY: base64(binary)},
     })
 }
 
-/// The pod's labels: selected by the Service and DaemonSet; `zarf.dev/agent: ignore` keeps
-/// Zarf's mutating webhook from rewriting the borrowed image.
-const POD_LABELS: &[(&str, &str)] = &[APP_LABEL, ("zarf.dev/agent", "ignore")];
+/// The pod's labels: the app and payload labels are selected by the Service and DaemonSet;
+/// `zarf.dev/agent: ignore` keeps Zarf's mutating webhook from rewriting the borrowed image.
+fn pod_labels(short: &str) -> [(&str, &str); 3] {
+    [
+        APP_LABEL,
+        ("zarf.dev/agent", "ignore"),
+        (PAYLOAD_KEY, short),
+    ]
+}
 
-fn pod(options: &Options, mut spec: Value) -> Value {
+/// What the Service and the DaemonSet select: this payload's injector pods.
+fn pod_selector(short: &str) -> Value {
+    json!({APP_LABEL.0: APP_LABEL.1, PAYLOAD_KEY: short})
+}
+
+fn pod(options: &Options, short: &str, mut spec: Value) -> Value {
     if let Some(map) = spec.as_object_mut() {
         map.insert("restartPolicy".into(), json!("Never"));
         if let Some(node) = &options.node {
@@ -156,12 +236,12 @@ fn pod(options: &Options, mut spec: Value) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": metadata(options, "injector", POD_LABELS),
+        "metadata": metadata(options, &format!("{POD_NAME}-{short}"), &pod_labels(short)),
         "spec": spec,
     })
 }
 
-fn service(options: &Options) -> Value {
+fn service(options: &Options, short: &str) -> Value {
     let mut port = json!({
         "name": "registry",
         "protocol": "TCP",
@@ -174,16 +254,16 @@ fn service(options: &Options) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(options, "zarf-injector", &[]),
+        "metadata": metadata(options, SERVICE_NAME, &[]),
         "spec": {
             "type": "NodePort",
-            "selector": {APP_LABEL.0: APP_LABEL.1},
+            "selector": pod_selector(short),
             "ports": [port],
         },
     })
 }
 
-fn daemonset(options: &Options, mut spec: Value) -> Value {
+fn daemonset(options: &Options, short: &str, mut spec: Value) -> Value {
     if let Some(map) = spec.as_object_mut() {
         map.insert("tolerations".into(), json!([{"operator": "Exists"}]));
     }
@@ -192,33 +272,36 @@ fn daemonset(options: &Options, mut spec: Value) -> Value {
         port.insert("hostIP".into(), json!("127.0.0.1"));
         port.insert("hostPort".into(), json!(options.port));
     }
-    let mut template_meta = metadata(options, "", POD_LABELS);
+    let mut template_meta = metadata(options, "", &pod_labels(short));
     if let Some(map) = template_meta.as_object_mut() {
         map.remove("name");
         map.remove("namespace");
     }
+    let name = format!("{SERVICE_NAME}-{short}");
     json!({
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": metadata(options, "zarf-injector", &[]),
+        "metadata": metadata(options, &name, &[(PAYLOAD_KEY, short)]),
         "spec": {
-            "selector": {"matchLabels": {APP_LABEL.0: APP_LABEL.1}},
+            "selector": {"matchLabels": pod_selector(short)},
             "template": {"metadata": template_meta, "spec": spec},
         },
     })
 }
 
-/// The pod spec both modes share.
+/// The pod spec both modes share: each chunk's ConfigMap is a volume whose only key is the
+/// chunk's file name, mounted under that name.
 fn pod_spec(options: &Options, sha256: &str, chunks: &[String]) -> Value {
+    let short = short_digest(sha256);
     let (mut volumes, mut mounts) = (Vec::new(), Vec::new());
-    volumes.push(
-        json!({"name": "init", "configMap": {"name": BINARY_CONFIGMAP, "defaultMode": 0o777}}),
-    );
+    let binary = binary_configmap_name(short);
+    volumes.push(json!({"name": "init", "configMap": {"name": binary, "defaultMode": 0o777}}));
     mounts.push(json!({"name": "init", "mountPath": format!("{INIT_ROOT}/{BINARY_KEY}"), "subPath": BINARY_KEY}));
     volumes.push(json!({"name": "seed", "emptyDir": {}}));
     mounts.push(json!({"name": "seed", "mountPath": SEED_ROOT}));
     for name in chunks {
-        volumes.push(json!({"name": name, "configMap": {"name": name}}));
+        let configmap = chunk_configmap_name(short, name);
+        volumes.push(json!({"name": name, "configMap": {"name": configmap}}));
         mounts.push(
             json!({"name": name, "mountPath": format!("{INIT_ROOT}/{name}"), "subPath": name}),
         );
@@ -246,6 +329,7 @@ fn pod_spec(options: &Options, sha256: &str, chunks: &[String]) -> Value {
                 {"name": "ZARF_INJECTOR_SEED_ROOT", "value": SEED_ROOT},
             ],
             "ports": [{"name": "registry", "containerPort": port, "protocol": "TCP"}],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
             "readinessProbe": {
                 "httpGet": {"path": "/v2/", "port": port},
                 "periodSeconds": 2,
@@ -266,6 +350,17 @@ fn pod_spec(options: &Options, sha256: &str, chunks: &[String]) -> Value {
         }],
         "volumes": volumes,
     })
+}
+
+/// The injector binary is one ConfigMap's value: refuses one over [`CONFIGMAP_LIMIT`].
+pub fn check_binary_size(path: &Path, bytes: u64) -> Result<(), Failure> {
+    if bytes <= CONFIGMAP_LIMIT {
+        return Ok(());
+    }
+    let error = std::io::Error::other(format!(
+        "{bytes} bytes do not fit a ConfigMap (at most {CONFIGMAP_LIMIT}): ship the static release build (release.sh)"
+    ));
+    Err(Failure::io(path, "ship", error))
 }
 
 /// Warnings for an injector that cannot run in a pod that borrows a libc-less image.

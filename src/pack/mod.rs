@@ -92,6 +92,7 @@ pub fn run(options: &Options, progress: &mut Progress) -> Result<Summary, Failur
             let error = std::io::Error::other("not a file");
             return Err(Failure::io(injector, "read", error));
         }
+        k8s::check_binary_size(injector, meta.len())?;
     }
     fs::create_dir_all(out).map_err(|e| Failure::io(out, "create the output directory", e))?;
     let work = WorkDir::create(out)?;
@@ -139,6 +140,9 @@ fn pack(options: &Options, work: &Path, progress: &mut Progress) -> Result<Summa
     })?;
     for warning in k8s.iter().flat_map(|k| &k.warnings) {
         progress.note(warning);
+    }
+    if let Some(warning) = k8s::many_chunks_warning(payload.chunks.len()) {
+        progress.note(&warning);
     }
     Ok(Summary {
         images,
@@ -361,6 +365,14 @@ impl Summary {
                 human(written.bytes),
                 k8s.port,
                 k8s.namespace
+            ));
+            lines.push(format!(
+                "apply: kubectl apply --server-side -f {}",
+                k8s.file.display()
+            ));
+            lines.push(format!(
+                "cleanup (every other payload's objects): {}",
+                k8s::cleanup_command(&k8s.namespace, &self.payload.sha256)
             ));
         }
         lines.push(self.payload.sha256.clone());

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 pub const CHUNK_PREFIX: &str = "zarf-payload-";
 /// The file holding the payload's hex SHA-256.
 pub const CHECKSUM_FILE: &str = "payload.sha256";
-/// The default chunk size: 768 KiB, which is 1 MiB in base64, what a ConfigMap holds.
+/// The default chunk size: 768 KiB, Zarf's (`payloadChunkSize` in its `injector.go`), a
+/// conservative margin under the API server's limit of 1 MiB of decoded ConfigMap values
+/// ([`super::k8s::CONFIGMAP_LIMIT`]).
 pub const DEFAULT_CHUNK_SIZE: u64 = 786_432;
 
 /// What was written.

@@ -2,19 +2,21 @@
 # under test, containerd) in a work directory: the containerd config, stopping a daemon, and
 # removing the work directory.
 
-# Writes DIR/config.toml for a private containerd daemon (root, state and sockets under DIR,
-# no CRI plugin, content isolated per namespace so that every pull fetches every blob from the
-# registry).
-write_containerd_config() { # DIR
+# Writes DIR/config.toml for a private containerd daemon (root under DIR; state and sockets
+# under RUNDIR, default DIR, so that a caller with a long DIR can keep the socket paths under
+# the 108-byte limit of a unix socket address; no CRI plugin; content isolated per namespace so
+# that every pull fetches every blob from the registry). The socket is RUNDIR/containerd.sock.
+write_containerd_config() { # DIR [RUNDIR]
+    local run=${2:-$1}
     cat >"$1/config.toml" <<EOF
 version = 2
 root = "$1/root"
-state = "$1/state"
+state = "$run/state"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
-  address = "$1/containerd.sock"
+  address = "$run/containerd.sock"
 [ttrpc]
-  address = "$1/containerd.sock.ttrpc"
+  address = "$run/containerd.sock.ttrpc"
 [debug]
   address = ""
 [metrics]

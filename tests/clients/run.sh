@@ -17,7 +17,9 @@
 #
 # Prints one PASS/FAIL line per check (a failing check is followed by the end of its client's
 # output) and ends with exactly `N passed, M failed`; exits 1 if any check failed, 2 on bad usage.
-# Everything lives in one temp dir; every process started here is stopped on exit.
+# Everything lives in one temp dir under TMPDIR, except podman's runroots and containerd's state
+# and sockets, which live in a short /tmp/zp.XXXXXX so that any TMPDIR works (podman refuses a
+# runroot over 50 characters); both are removed on exit, and every process started here is stopped.
 #
 # Environment: KEEP=1 keeps the temp dir (logs, copies, client roots); CLIENT_TIMEOUT (seconds,
 # default 60) bounds each client command; DOCKER is the docker CLI (default: docker on PATH, else
@@ -45,13 +47,17 @@ esac
 
 START=$(date +%s%N)
 T=$(mktemp -d "${TMPDIR:-/tmp}/zi-clients.XXXXXX")
-mkdir -p "$T/tmp" "$T/logs" "$T/copy" "$T/podman"
+# Paths that must stay short whatever TMPDIR is (issue 13): podman refuses a runroot longer than
+# 50 characters, and a unix socket path (containerd's) is limited to 107 bytes.
+R=$(mktemp -d /tmp/zp.XXXXXX)
+mkdir -p "$T/tmp" "$T/logs" "$T/copy" "$T/podman" "$R/podman" "$R/containerd"
 SERVER_PID= SERVER_LOG= CTRD_PID=
 
 cleanup() {
     [ -n "$CTRD_PID" ] && stop "$CTRD_PID"
     [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
     remove_work_dir "$T" run.sh
+    remove_work_dir "$R" run.sh
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -114,7 +120,7 @@ export CONTAINERS_STORAGE_CONF=$T/storage.conf DOCKER_CONFIG=$T/docker
 echo 'unqualified-search-registries = []' >"$CONTAINERS_REGISTRIES_CONF"
 echo '{}' >"$REGISTRY_AUTH_FILE"
 printf '[storage]\ndriver = "vfs"\nrunroot = "%s"\ngraphroot = "%s"\n' \
-    "$T/podman/default/run" "$T/podman/default/root" >"$CONTAINERS_STORAGE_CONF"
+    "$R/podman/default" "$T/podman/default/root" >"$CONTAINERS_STORAGE_CONF"
 echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$T/policy.json"
 mkdir -p "$DOCKER_CONFIG"
 SKOPEO=(skopeo --policy "$T/policy.json")
@@ -207,16 +213,16 @@ push_one() { # kind repo tag digest mediatype config closure
 # containerd: its own daemon, root, state and socket under $T; a fresh namespace per check, and
 # content isolated per namespace so that every check fetches every blob from the registry.
 
-CTRD=$T/containerd
+CTRD=$T/containerd CTRD_SOCK=$R/containerd/containerd.sock
 start_containerd() {
     need containerd ctr || return 1
     local i
     mkdir -p "$CTRD"
-    write_containerd_config "$CTRD"
+    write_containerd_config "$CTRD" "$R/containerd"
     containerd --config "$CTRD/config.toml" >"$CTRD/log" 2>&1 &
     CTRD_PID=$!
     for i in $(seq 100); do
-        ctr -a "$CTRD/containerd.sock" version >/dev/null 2>&1 && return 0
+        ctr -a "$CTRD_SOCK" version >/dev/null 2>&1 && return 0
         kill -0 "$CTRD_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -224,7 +230,7 @@ start_containerd() {
     fail "containerd did not start"
 }
 export CONTAINERD_SNAPSHOTTER=native
-ctr_() { to ctr -a "$CTRD/containerd.sock" -n "zi$N" "$@"; }
+ctr_() { to ctr -a "$CTRD_SOCK" -n "zi$N" "$@"; }
 
 has_all() { # file closure: every digest of the closure is a line of file
     local d missing=0
@@ -298,7 +304,7 @@ ctr_fetch() { # artifacts are not images: fetch all content instead of pulling
 }
 
 podman_pull() { # [--arch A] row: private vfs root per check; image ID = config digest
-    local arch=() ref root=$T/podman/$N got config
+    local arch=() ref root=$T/podman/$N run=$R/podman/$N got config
     if [ "$1" = --arch ]; then arch=(--arch "$2"); shift 2; fi
     ref=$(ref_of "$@")
     config=$6
@@ -307,11 +313,11 @@ podman_pull() { # [--arch A] row: private vfs root per check; image ID = config 
             "$LAYOUT/blobs/sha256/${4#sha256:}")
         config=$(jq -r .config.digest "$LAYOUT/blobs/sha256/${config#sha256:}")
     fi
-    local p=(podman --root "$root/root" --runroot "$root/run" --storage-driver vfs
+    local p=(podman --root "$root/root" --runroot "$run" --storage-driver vfs
         --events-backend file --cgroup-manager cgroupfs)
     to "${p[@]}" pull "${arch[@]}" --signature-policy "$T/policy.json" --tls-verify=false "$ADDR/$ref"
     got=$(to "${p[@]}" image inspect --format '{{.Digest}} sha256:{{.Id}}' "$ADDR/$ref")
-    rm -rf "$root"
+    rm -rf "$root" "$run"
     [ "$got" = "$4 $config" ] || fail "podman: got '$got', expected '$4 $config'"
 }
 
