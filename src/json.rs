@@ -27,7 +27,8 @@ pub const MAX_DEPTH: usize = 64;
 
 /// A value inside a document that [`read`] checked: the document's text from the value's first
 /// byte on. Copying it copies a slice, never the text.
-#[derive(Clone, Copy, Debug)]
+/// The default value is empty text, which is no JSON value: every accessor finds nothing.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Value<'a> {
     text: &'a str,
 }
@@ -104,7 +105,11 @@ impl<'a> Value<'a> {
     pub fn members(self) -> Members<'a> {
         Members(Items {
             text: self.text,
-            next: if self.text.starts_with('{') { 1 } else { usize::MAX },
+            next: if self.text.starts_with('{') {
+                1
+            } else {
+                usize::MAX
+            },
         })
     }
 }
@@ -160,9 +165,12 @@ impl<'a> Iterator for Members<'a> {
         let key = Value {
             text: text.get(start..)?,
         };
-        Some((key.as_str()?, Value {
-            text: text.get(value..)?,
-        }))
+        Some((
+            key.as_str()?,
+            Value {
+                text: text.get(value..)?,
+            },
+        ))
     }
 }
 
@@ -223,7 +231,11 @@ fn check(input: &[u8], mut at: usize) -> Option<usize> {
                 } else {
                     depth += 1;
                     open = open << 1 | u64::from(byte == b'{');
-                    at = if byte == b'{' { key(input, after)? } else { after };
+                    at = if byte == b'{' {
+                        key(input, after)?
+                    } else {
+                        after
+                    };
                     continue;
                 }
             }
@@ -601,7 +613,10 @@ mod tests {
             assert_eq!(value.get(key).and_then(Value::as_u64), None, "{key}");
         }
         let names: Vec<String> = value.members().map(|(k, _)| k.into_owned()).collect();
-        assert_eq!(names, ["a", "digest", "size", "a", "big", "neg", "frac", "str"]);
+        assert_eq!(
+            names,
+            ["a", "digest", "size", "a", "big", "neg", "frac", "str"]
+        );
         let first = value.members().next().unwrap().1;
         assert!(first.is_array());
         let items: Vec<Json> = first.items().map(Json::from).collect();
