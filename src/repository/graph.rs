@@ -26,10 +26,21 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub struct Node {
     /// Every digest the manifest names (children, config, layers, blobs, subject).
     pub links: Vec<Id>,
-    /// The manifest, once loaded (boxed: most nodes are blobs, which have none).
-    pub manifest: Option<Box<ManifestInfo>>,
+    /// Once queued: the digest and the descriptor's media type (empty if none); once loaded,
+    /// the whole manifest. Boxed: most nodes are blobs, which have none. The queue holds only
+    /// ids, so a queued manifest costs its digest once (issue 12).
+    info: Option<Box<ManifestInfo>>,
     /// Whether it is queued for reading (at most [`MAX_MANIFESTS`] are).
     queued: bool,
+    /// Whether `info` is a manifest that loaded.
+    loaded: bool,
+}
+
+impl Node {
+    /// The manifest, if it loaded.
+    pub fn manifest(&self) -> Option<&ManifestInfo> {
+        self.info.as_deref().filter(|_| self.loaded)
+    }
 }
 
 /// The manifests reachable from `index.json`, read breadth first.
@@ -43,8 +54,8 @@ pub struct Graph<'a> {
     pub referrers: Vec<(Id, Id, Referrer)>,
     /// How many nodes are `queued`.
     queued: usize,
-    /// (id, digest, the descriptor's media type, depth), read in order (taken out as read).
-    queue: Vec<(Id, String, Option<String>, usize)>,
+    /// (id, depth), read in order.
+    queue: Vec<(Id, usize)>,
 }
 
 impl Graph<'_> {
@@ -64,10 +75,15 @@ impl Graph<'_> {
     /// memory at a time.
     pub fn read_queued(&mut self) -> Result<(), Failure> {
         let mut next = 0;
-        while let Some(queued) = self.queue.get_mut(next) {
-            let (id, digest, declared, depth) = std::mem::take(queued);
+        while let Some(&(id, depth)) = self.queue.get(next) {
             next += 1;
-            self.load(id, digest, declared.as_deref(), depth)?;
+            let Some(node) = self.nodes.get_mut(id) else {
+                continue;
+            };
+            // Taken out while it loads; put back only if it loads.
+            if let Some(info) = node.info.take() {
+                self.load(id, info, depth)?;
+            }
         }
         Ok(())
     }
@@ -105,8 +121,14 @@ impl Graph<'_> {
             }
             node.queued = true;
             self.queued += 1;
-            let declared = descriptor.get_str("mediaType").map(Cow::into_owned);
-            self.queue.push((id, digest.into_owned(), declared, depth));
+            let declared = descriptor.get_str("mediaType").unwrap_or_default();
+            node.info = Some(Box::new(ManifestInfo {
+                digest: digest.into_owned(),
+                media_type: declared.into_owned(),
+                size: 0,
+                platforms: Vec::new(),
+            }));
+            self.queue.push((id, depth));
         }
         Ok(Some(id))
     }
@@ -114,14 +136,8 @@ impl Graph<'_> {
     /// Reads one manifest and records it, its links and its referrer, if it is one. A
     /// manifest that is missing, corrupt or untyped is skipped; one over the size limit
     /// refuses the layout.
-    fn load(
-        &mut self,
-        id: Id,
-        digest: String,
-        declared: Option<&str>,
-        depth: usize,
-    ) -> Result<(), Failure> {
-        let Ok(parsed) = Digest::parse(&digest) else {
+    fn load(&mut self, id: Id, mut info: Box<ManifestInfo>, depth: usize) -> Result<(), Failure> {
+        let Ok(parsed) = Digest::parse(&info.digest) else {
             return Ok(());
         };
         let path = self.root.join(parsed.blob_path());
@@ -138,6 +154,7 @@ impl Graph<'_> {
             return Ok(());
         };
         let size = bytes.len() as u64;
+        let declared = Some(info.media_type.as_str()).filter(|t| !t.is_empty());
         let Some(media_type) = media_type(declared, document) else {
             return Ok(());
         };
@@ -162,7 +179,7 @@ impl Graph<'_> {
         if let Some(subject) = document.get("subject") {
             if let Some(subject) = self.discover(subject, depth + 1, &path)? {
                 let referrer = Referrer {
-                    digest: digest.clone(),
+                    digest: info.digest.clone(),
                     media_type: media_type.clone(),
                     size,
                     artifact_type: artifact_type(document),
@@ -174,12 +191,11 @@ impl Graph<'_> {
         }
         if let Some(node) = self.nodes.get_mut(id) {
             node.links = links;
-            node.manifest = Some(Box::new(ManifestInfo {
-                digest,
-                media_type,
-                size,
-                platforms,
-            }));
+            info.media_type = media_type;
+            info.size = size;
+            info.platforms = platforms;
+            node.info = Some(info);
+            node.loaded = true;
         }
         Ok(())
     }
