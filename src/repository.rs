@@ -57,11 +57,12 @@ use crate::error::{Error, Failure};
 use crate::layout;
 use crate::reference::{entry_names, Repository};
 use crate::route::valid_name;
+use crate::table::{self, Table};
 use graph::{Graph, Node};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::path::Path;
 
-pub use graph::{MAX_DEPTH, MAX_MANIFESTS};
+pub use graph::{check, MAX_DEPTH, MAX_MANIFESTS};
 
 mod graph;
 
@@ -71,11 +72,6 @@ pub const MAX_STEPS: usize = 1 << 22;
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const BASE_NAME: &str = "org.opencontainers.image.base.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
-
-/// The one map type of this module: digests, repository names, tags and annotation keys all
-/// map to an index (of a digest, a repository, a manifest, a member). Each `BTreeMap<K, V>`
-/// brings its own copy of insert, search and drop into the binary, so one type serves all.
-type Index = BTreeMap<String, usize>;
 
 /// A digest's number: its position in [`Repositories::nodes`].
 type Id = usize;
@@ -142,7 +138,7 @@ static UNNAMED: Scope = Scope {
 /// Every repository the layout serves, with its tags, manifests, blobs and referrers.
 pub struct Repositories {
     /// Every valid digest the layout names (manifests, blobs, subjects) → its [`Id`].
-    ids: Index,
+    ids: Table,
     /// By [`Id`]: the manifest loaded under that digest, if one was (and its links, which
     /// served their purpose at start-up: keeping them costs less code than dropping them).
     nodes: Vec<Node>,
@@ -150,8 +146,8 @@ pub struct Repositories {
     referrers: Vec<(Id, Id, Referrer)>,
     /// What every repository has: bare tags of unnamed entries, and unnamed entries.
     every: Scope,
-    /// Named repository → its position in `scopes`.
-    names: Index,
+    /// Named repository → its position in `scopes`, sorted by name.
+    names: Vec<(String, usize)>,
     /// Named repositories; an id in `every` is not repeated here.
     scopes: Vec<Scope>,
 }
@@ -164,7 +160,7 @@ impl Repositories {
         let index_path = root.join("index.json");
         let mut graph = Graph::new(root);
         let mut every = Scope::default();
-        let mut names = Index::new();
+        let mut names = Table::new();
         let mut scopes: Vec<Scope> = Vec::new();
         {
             // `index.json` is dropped before the manifests are read.
@@ -185,9 +181,8 @@ impl Repositories {
                 for name in entry_names {
                     let scope = match name.repository {
                         Repository::Named(name) => {
-                            let next = scopes.len();
-                            let at = *names.entry(name).or_insert(next);
-                            if at == next {
+                            let (at, new) = names.insert(&name, scopes.len());
+                            if new {
                                 scopes.push(Scope::default());
                             }
                             scopes.get_mut(at)
@@ -211,7 +206,7 @@ impl Repositories {
             nodes: graph.nodes,
             referrers: graph.referrers,
             every,
-            names,
+            names: names.into_sorted(),
             scopes,
         })
     }
@@ -219,7 +214,7 @@ impl Repositories {
     /// The named repositories, sorted, for `/v2/_catalog` (Docker's catalog; the OCI spec has
     /// none). Empty when the layout names none.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.keys().map(String::as_str)
+        self.names.iter().map(|(name, _)| name.as_str())
     }
 
     /// Whether `name` is a repository this registry serves: a named one, or, when the layout
@@ -253,14 +248,15 @@ impl Repositories {
     /// The manifest `name:tag` points at (end-3 by tag).
     pub fn resolve(&self, name: &str, tag: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
-        let id = find_tag(&scope.tags, tag).or_else(|| find_tag(&self.every.tags, tag))?;
+        let id = table::find_sorted(&scope.tags, tag)
+            .or_else(|| table::find_sorted(&self.every.tags, tag))?;
         self.nodes.get(id)?.manifest()
     }
 
     /// The manifest `digest` if it is on disk and reachable under `name` (end-3 by digest).
     pub fn manifest(&self, name: &str, digest: &str) -> Option<&ManifestInfo> {
         let scope = self.scope(name)?;
-        let id = *self.ids.get(digest)?;
+        let id = self.ids.get(digest)?;
         let info = self.nodes.get(id)?.manifest()?;
         self.reaches(scope, id).then_some(info)
     }
@@ -269,14 +265,14 @@ impl Repositories {
     /// (end-2). The file itself is not checked.
     pub fn serves_blob(&self, name: &str, digest: &str) -> bool {
         match (self.scope(name), self.ids.get(digest)) {
-            (Some(scope), Some(&id)) => self.reaches(scope, id),
+            (Some(scope), Some(id)) => self.reaches(scope, id),
             _ => false,
         }
     }
 
     /// The manifests reachable under `name` whose `subject` is `subject` (end-12a).
     pub fn referrers(&self, name: &str, subject: &str) -> Vec<&Referrer> {
-        let (Some(scope), Some(&subject)) = (self.scope(name), self.ids.get(subject)) else {
+        let (Some(scope), Some(subject)) = (self.scope(name), self.ids.get(subject)) else {
             return Vec::new();
         };
         let mut found = Vec::new();
@@ -289,8 +285,8 @@ impl Repositories {
     }
 
     fn scope(&self, name: &str) -> Option<&Scope> {
-        match self.names.get(name) {
-            Some(&at) => self.scopes.get(at),
+        match table::find_sorted(&self.names, name) {
+            Some(at) => self.scopes.get(at),
             None if self.names.is_empty() && valid_name(name) => Some(&UNNAMED),
             None => None,
         }
@@ -315,16 +311,19 @@ impl Scope {
         budget: &mut usize,
     ) -> bool {
         let loaded = |id: Id| nodes.get(id).is_some_and(|node| node.manifest().is_some());
-        // Sorted through the map type already in the binary (a sort is kilobytes), the
-        // later of two equal tags winning; the map is dropped at once.
-        let mut sorted = Index::new();
+        // Sorted, the later of two equal tags winning.
+        let mut tags = Vec::new();
+        let mut targets = Vec::new();
         for (tag, id) in std::mem::take(&mut self.tags) {
             if loaded(id) {
-                sorted.insert(tag, id);
+                tags.push((tag, targets.len()));
+                targets.push(id);
             }
         }
-        for entry in sorted {
-            self.tags.push(entry);
+        for (tag, at) in table::sorted_last(tags) {
+            if let Some(&id) = targets.get(at) {
+                self.tags.push((tag, id));
+            }
         }
         let mut pending = std::mem::take(&mut self.reachable);
         pending.retain(|&id| mark(marks, id));
@@ -370,12 +369,6 @@ fn close(every: &mut Scope, scopes: &mut [Scope], nodes: &[Node]) -> bool {
         }
     }
     true
-}
-
-/// The manifest `tag` names in sorted `tags`.
-fn find_tag(tags: &[(String, Id)], tag: &str) -> Option<Id> {
-    let at = tags.binary_search_by(|(t, _)| t.as_str().cmp(tag)).ok()?;
-    tags.get(at).map(|&(_, id)| id)
 }
 
 /// Marks `id`; whether it was unmarked before.

@@ -7,12 +7,13 @@
 //! tags and scopes are derived from them ([`super`]); this part only answers "which digests
 //! does the layout name, what links them, and which manifests loaded".
 
-use super::{Id, Index, ManifestInfo, PlatformEntry, Referrer};
+use super::{Id, ManifestInfo, PlatformEntry, Referrer};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Failure};
 use crate::json::{self, Items, Value};
 use crate::layout;
 use crate::route::valid_media_type;
+use crate::table::{self, Table};
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -36,6 +37,23 @@ pub struct Node {
     loaded: bool,
 }
 
+/// Checks, for [`layout::verify`], that every manifest reachable from `index.json` through
+/// image indexes is present with its declared size and digest and is JSON: a strict
+/// [`Graph`], which fails where the repository map's skips, and does not follow subjects (a
+/// referrer's subject may be absent).
+pub fn check(root: &Path) -> Result<(), Failure> {
+    let index_path = root.join("index.json");
+    let mut graph = Graph::new(root);
+    graph.strict = true;
+    {
+        let bytes = layout::read_index(&index_path)?;
+        for entry in layout::index_manifests(&bytes, &index_path)?.items() {
+            graph.discover(entry, 0, &index_path)?;
+        }
+    }
+    graph.read_queued()
+}
+
 impl Node {
     /// The manifest, if it loaded.
     pub fn manifest(&self) -> Option<&ManifestInfo> {
@@ -46,8 +64,10 @@ impl Node {
 /// The manifests reachable from `index.json`, read breadth first.
 pub struct Graph<'a> {
     root: &'a Path,
+    /// Checking for [`check`], not loading.
+    strict: bool,
     /// Every valid digest named so far → its [`Id`].
-    pub ids: Index,
+    pub ids: Table,
     /// By [`Id`].
     pub nodes: Vec<Node>,
     /// (subject, referrer, the referrer's own id), in the order found.
@@ -63,7 +83,8 @@ impl Graph<'_> {
     pub fn new(root: &Path) -> Graph<'_> {
         Graph {
             root,
-            ids: Index::new(),
+            strict: false,
+            ids: Table::new(),
             nodes: Vec::new(),
             referrers: Vec::new(),
             queued: 0,
@@ -90,29 +111,41 @@ impl Graph<'_> {
 
     /// The id of `digest`, numbering it if it is new.
     fn id(&mut self, digest: &str) -> Id {
-        if let Some(&id) = self.ids.get(digest) {
-            return id;
+        let (id, new) = self.ids.insert(digest, self.nodes.len());
+        if new {
+            self.nodes.push(Node::default());
         }
-        let id = self.nodes.len();
-        self.ids.insert(digest.to_string(), id);
-        self.nodes.push(Node::default());
         id
     }
 
     /// The id of a manifest `descriptor`'s digest (found in the document at `at`), which is
     /// queued for reading at `depth` unless seen before. Past [`MAX_DEPTH`] or
-    /// [`MAX_MANIFESTS`] the layout is refused: nothing it names may go unserved.
+    /// [`MAX_MANIFESTS`] the layout is refused: nothing it names may go unserved. Strict: an
+    /// invalid descriptor, or a size that differs from the one given before, is an error.
     pub fn discover(
         &mut self,
         descriptor: Value<'_>,
         depth: usize,
         at: &Path,
     ) -> Result<Option<Id>, Failure> {
-        let Some(digest) = descriptor_digest(descriptor) else {
-            return Ok(None);
+        let size = descriptor.get("size").and_then(Value::as_u64);
+        let digest = descriptor_digest(descriptor);
+        let (Some(digest), Some(size)) = (digest, size.or((!self.strict).then_some(0))) else {
+            return match self.strict {
+                true => Err(Failure::at(Error::DescriptorInvalid, at)),
+                false => Ok(None),
+            };
         };
         let id = self.id(&digest);
-        if let Some(node) = self.nodes.get_mut(id).filter(|node| !node.queued) {
+        let strict = self.strict;
+        let Some(node) = self.nodes.get_mut(id) else {
+            return Ok(None);
+        };
+        if node.queued {
+            if strict && node.info.as_ref().is_some_and(|info| info.size != size) {
+                return Err(Failure::at(Error::BlobSize, at));
+            }
+        } else {
             if depth > MAX_DEPTH {
                 return Err(Failure::at(Error::NestingTooDeep, at));
             }
@@ -125,7 +158,7 @@ impl Graph<'_> {
             node.info = Some(Box::new(ManifestInfo {
                 digest: digest.into_owned(),
                 media_type: declared.into_owned(),
-                size: 0,
+                size,
                 platforms: Vec::new(),
             }));
             self.queue.push((id, depth));
@@ -134,26 +167,42 @@ impl Graph<'_> {
     }
 
     /// Reads one manifest and records it, its links and its referrer, if it is one. A
-    /// manifest that is missing, corrupt or untyped is skipped; one over the size limit
-    /// refuses the layout.
+    /// manifest that is missing, corrupt or untyped is skipped (strict: an error, but for
+    /// the type); one over the size limit refuses the layout.
     fn load(&mut self, id: Id, mut info: Box<ManifestInfo>, depth: usize) -> Result<(), Failure> {
         let Ok(parsed) = Digest::parse(&info.digest) else {
             return Ok(());
         };
         let path = self.root.join(parsed.blob_path());
+        let strict = self.strict;
         let limit = json::MAX_DOCUMENT;
-        let bytes =
-            match layout::read_limited(&path, limit, Error::BlobMissing, Error::JsonTooLarge) {
-                Ok(bytes) => bytes,
-                Err(failure) if failure.error == Error::JsonTooLarge => return Err(failure),
-                Err(_) => return Ok(()),
-            };
-        let mut hasher = Hasher::new(parsed.algorithm);
-        hasher.update(&bytes);
-        let (true, Ok(document)) = (hasher.matches(&parsed), json::read(&bytes)) else {
-            return Ok(());
+        if strict && info.size > limit as u64 {
+            return Err(Failure::at(Error::JsonTooLarge, &path));
+        }
+        let (limit, too_large) = match strict {
+            true => (info.size as usize, Error::BlobSize),
+            false => (limit, Error::JsonTooLarge),
+        };
+        let bytes = match layout::read_limited(&path, limit, Error::BlobMissing, too_large) {
+            Ok(bytes) => bytes,
+            Err(failure) if strict || failure.error == Error::JsonTooLarge => return Err(failure),
+            Err(_) => return Ok(()),
         };
         let size = bytes.len() as u64;
+        let mut hasher = Hasher::new(parsed.algorithm);
+        hasher.update(&bytes);
+        let failed = if strict && size != info.size {
+            Error::BlobSize
+        } else if !hasher.matches(&parsed) {
+            Error::BlobDigest
+        } else {
+            Error::JsonInvalid
+        };
+        let document = match json::read(&bytes) {
+            Ok(document) if failed == Error::JsonInvalid => document,
+            _ if strict => return Err(Failure::at(failed, &path)),
+            _ => return Ok(()),
+        };
         let declared = Some(info.media_type.as_str()).filter(|t| !t.is_empty());
         let Some(media_type) = media_type(declared, document) else {
             return Ok(());
@@ -176,7 +225,7 @@ impl Graph<'_> {
                 links.push(self.id(&blob));
             }
         }
-        if let Some(subject) = document.get("subject") {
+        if let Some(subject) = document.get("subject").filter(|_| !strict) {
             if let Some(subject) = self.discover(subject, depth + 1, &path)? {
                 let referrer = Referrer {
                     digest: info.digest.clone(),
@@ -233,16 +282,16 @@ fn first_media_type(candidates: [Option<&str>; 3]) -> Option<String> {
 /// The string-valued `annotations` of a document, sorted by key, the last duplicate winning.
 fn annotations(document: Value<'_>) -> Vec<(String, String)> {
     let members = document.get("annotations").unwrap_or_default().members();
-    let mut last = Index::new();
+    let mut keys = Vec::new();
     let mut values = Vec::new();
     for (key, value) in members {
         if let Some(value) = value.as_str() {
-            last.insert(key.into_owned(), values.len());
+            keys.push((key.into_owned(), values.len()));
             values.push(value.into_owned());
         }
     }
-    let mut sorted = Vec::with_capacity(last.len());
-    for (key, at) in last {
+    let mut sorted = Vec::with_capacity(keys.len());
+    for (key, at) in table::sorted_last(keys) {
         if let Some(value) = values.get_mut(at) {
             sorted.push((key, std::mem::take(value)));
         }
