@@ -335,7 +335,7 @@ const OVER_LIMITS: &[OverLimit] = &[
             );
             fs::write(dir.join("index.json"), index).unwrap();
         },
-        says: "manifest or image index larger than 4 MiB (the limit)",
+        says: "manifest larger than 4 MiB (the limit)",
     },
     OverLimit {
         name: "100,001 manifests",
@@ -356,14 +356,14 @@ const OVER_LIMITS: &[OverLimit] = &[
             index.push_str("]}");
             fs::write(dir.join("index.json"), index).unwrap();
         },
-        says: "index.json: layout has more than 100000 manifests (the limit)",
+        says: "index.json: more than 100000 manifests (the limit)",
     },
     OverLimit {
-        name: "nine nested indexes",
+        name: "ten nested indexes",
         build: |dir| {
             start_layout(dir);
             let mut child = String::new();
-            for _ in 0..9 {
+            for _ in 0..10 {
                 let manifests = if child.is_empty() {
                     String::new()
                 } else {
@@ -377,7 +377,7 @@ const OVER_LIMITS: &[OverLimit] = &[
             let index = format!(r#"{{"manifests":[{{"mediaType":"{INDEX}",{child}}}]}}"#);
             fs::write(dir.join("index.json"), index).unwrap();
         },
-        says: "nest more than 8 levels below index.json (the limit)",
+        says: "manifests nest over 8 levels below index.json (the limit)",
     },
 ];
 

@@ -90,9 +90,12 @@ fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
 
 /// One line on stderr: the staging directory could not be removed, and why.
 fn report_left(staging: &Path, error: io::Error) {
-    let failure = Failure::io(Error::StagingLeft, staging, error);
     Line::new("zarf-injector: ")
-        .text(failure.line().as_str())
+        .path(staging)
+        .text(": ")
+        .text(Error::StagingLeft.message())
+        .text(": ")
+        .io_error(&error)
         .to_stderr();
 }
 

@@ -22,37 +22,42 @@ pub const MOVED: &str = ".zarf-injector-removed-";
 /// Removes what is at `path`: a file, FIFO, socket or symbolic link (not followed), or a
 /// directory with everything in it. Nothing there is not an error.
 pub fn remove_all(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return missing_ok(fs::remove_file(path)),
-        Err(e) => return missing_ok(Err(e)),
+    // `unlink` removes anything but a directory, and never follows a link: only what it
+    // refuses is listed.
+    if unlinked(path)? {
+        return Ok(());
     }
     let mut spare = 0;
-    // Each pass removes every entry of `path` (after moving its subdirectories up into
-    // `path`), so each pass takes one level off every branch: the passes end.
+    // Each pass empties every directory of `path` by moving its entries up into `path`, and
+    // removes the rest: each pass takes one level off every branch, so the passes end.
     loop {
         let mut found = false;
         for entry in fs::read_dir(path)? {
-            let entry = entry?;
+            let top = entry?.path();
             found = true;
-            let top = entry.path();
-            if !entry.file_type()?.is_dir() {
-                missing_ok(fs::remove_file(&top))?;
+            if unlinked(&top)? {
                 continue;
             }
             for inner in fs::read_dir(&top)? {
-                let inner = inner?;
-                if inner.file_type()?.is_dir() {
-                    spare = move_to_fresh_name(&inner.path(), path, spare)?;
-                } else {
-                    missing_ok(fs::remove_file(inner.path()))?;
-                }
+                spare = move_to_fresh_name(&inner?.path(), path, spare)?;
             }
             missing_ok(fs::remove_dir(&top))?;
         }
         if !found {
             return missing_ok(fs::remove_dir(path));
         }
+    }
+}
+
+/// Whether `path` is gone after an `unlink`: it was not there, or it was no directory.
+fn unlinked(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOENT) => Ok(true),
+            Some(libc::EISDIR | libc::EPERM) => Ok(false),
+            _ => Err(e),
+        },
     }
 }
 
@@ -63,24 +68,26 @@ pub fn move_aside(path: &Path, dir: &Path) -> io::Result<()> {
 }
 
 /// Renames `from` to `dir/.zarf-injector-removed-<n>` for the first `n` above `spare` whose
-/// name is free; returns that `n`.
+/// name is free (a file may replace a file of that name: both are being removed); returns
+/// that `n`.
 fn move_to_fresh_name(from: &Path, dir: &Path, mut spare: u64) -> io::Result<u64> {
     loop {
         spare += 1;
         let mut name = String::from(MOVED);
         crate::digest::push_hex(&mut name, &spare.to_be_bytes());
-        let to = dir.join(name);
-        match fs::rename(from, &to) {
+        match fs::rename(from, dir.join(name)) {
             Ok(()) => return Ok(spare),
-            Err(_) if fs::symlink_metadata(&to).is_ok() => {}
-            Err(e) => return Err(e),
+            Err(e) => match e.raw_os_error() {
+                Some(libc::EEXIST | libc::ENOTEMPTY | libc::ENOTDIR | libc::EISDIR) => {}
+                _ => return Err(e),
+            },
         }
     }
 }
 
 fn missing_ok(result: io::Result<()>) -> io::Result<()> {
     match result {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
         other => other,
     }
 }

@@ -169,6 +169,7 @@ impl Graph<'_> {
     /// Reads one manifest and records it, its links and its referrer, if it is one. A
     /// manifest that is missing, corrupt or untyped is skipped (strict: an error, but for
     /// the type); one over the size limit refuses the layout.
+    #[inline(never)]
     fn load(&mut self, id: Id, mut info: Box<ManifestInfo>, depth: usize) -> Result<(), Failure> {
         let Ok(parsed) = Digest::parse(&info.digest) else {
             return Ok(());
