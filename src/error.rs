@@ -527,7 +527,7 @@ mod tests {
             (Error::IndexTooLarge, mib(crate::json::MAX_INDEX)),
             (
                 Error::NestingTooDeep,
-                format!("{} levels", crate::layout::MAX_DEPTH),
+                format!("over {} levels", crate::layout::MAX_DEPTH),
             ),
             (
                 Error::TooManyManifests,
@@ -535,7 +535,7 @@ mod tests {
             ),
             (
                 Error::TooManyLinks,
-                format!("{} manifests", crate::repository::MAX_STEPS),
+                format!("{} links", crate::repository::MAX_STEPS),
             ),
             (
                 Error::PathTooDeep,
