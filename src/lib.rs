@@ -51,5 +51,6 @@ pub mod run;
 pub mod server;
 pub mod sha512;
 pub mod sys;
+pub mod table;
 #[cfg(test)]
 mod test_rng;
