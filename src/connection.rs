@@ -385,7 +385,11 @@ impl Sending {
 /// Ends an access-log line with the body bytes and the milliseconds, and queues it.
 fn sending_log_tail(line: &mut Line, bytes: u64, started: Instant) {
     let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    line.text(" ").number(bytes).text(" ").number(millis).text("ms");
+    line.text(" ")
+        .number(bytes)
+        .text(" ")
+        .number(millis)
+        .text("ms");
     log::write(line);
 }
 

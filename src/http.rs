@@ -63,7 +63,9 @@ impl Request {
     /// other than zero.
     fn has_body(&self) -> bool {
         self.header("transfer-encoding").is_some()
-            || self.header("content-length").is_some_and(|v| v.bytes().any(|b| b != b'0'))
+            || self
+                .header("content-length")
+                .is_some_and(|v| v.bytes().any(|b| b != b'0'))
     }
 
     /// Whether the end of the request's body cannot be known for sure (RFC 9112 §6.3): more
@@ -264,7 +266,13 @@ pub fn bare_status(status: u16) -> Vec<u8> {
 
 /// The head of `response` to `request`: status line, `Date` (`date`, an IMF-fixdate), the
 /// response's headers, `Content-Length`, and `Connection` as `close` asks.
-pub fn push_head(out: &mut Vec<u8>, request: &Request, response: &Response, date: &str, close: bool) {
+pub fn push_head(
+    out: &mut Vec<u8>,
+    request: &Request,
+    response: &Response,
+    date: &str,
+    close: bool,
+) {
     let mut head = String::with_capacity(512);
     push_status_line(&mut head, response.status);
     head.push_str("Date: ");

@@ -11,10 +11,10 @@ use crate::error::{push_error_body, ErrorCode};
 use crate::http::{trim_ows, Body, Request, Response};
 use crate::json;
 use crate::layout::INDEX_TYPES;
+use crate::line::Line;
 use crate::range::{self, Selection};
 use crate::repository::{ManifestInfo, Referrer, Repositories};
 use crate::route::{Page, Reference, Route};
-use crate::line::Line;
 use crate::{log, sys};
 use std::fs::File;
 use std::io::{self, Read};
@@ -49,12 +49,15 @@ const OWN_ARCHITECTURE: &str = if cfg!(target_arch = "aarch64") {
 /// from their files each time.
 const MANIFEST_MEMORY: usize = 16 << 20;
 
+/// Manifests held in memory: (digest, bytes) sorted by digest, and their bytes in all.
+type HeldManifests = (Vec<(String, &'static [u8])>, usize);
+
 /// A read-only registry over one OCI layout.
 pub struct Registry {
     root: PathBuf,
     repositories: Repositories,
     /// Manifests held in memory, by digest (sorted), and their bytes in all.
-    manifests: Mutex<(Vec<(String, &'static [u8])>, usize)>,
+    manifests: Mutex<HeldManifests>,
 }
 
 type Answer = Result<Response, ErrorCode>;
@@ -147,11 +150,17 @@ impl Registry {
         let mut held = self.held_manifests();
         let (manifests, total) = &mut *held;
         let at = match manifests.binary_search_by(|(d, _)| d.as_str().cmp(text)) {
-            Ok(at) => return Ok(manifests.get(at).map_or(Body::Static(b""), |m| Body::Static(m.1))),
+            Ok(at) => {
+                return Ok(manifests
+                    .get(at)
+                    .map_or(Body::Static(b""), |m| Body::Static(m.1)))
+            }
             Err(at) => at,
         };
         let (mut file, path, size) = self.open_blob(digest, unknown)?;
-        let fits = usize::try_from(size).ok().filter(|size| *total + size <= MANIFEST_MEMORY);
+        let fits = usize::try_from(size)
+            .ok()
+            .filter(|size| *total + size <= MANIFEST_MEMORY);
         let Some(size) = fits else {
             return Ok(Body::File {
                 file,
@@ -161,7 +170,8 @@ impl Registry {
             });
         };
         let mut bytes = vec![0u8; size];
-        file.read_exact(&mut bytes).map_err(|e| unavailable(&path, &e))?;
+        file.read_exact(&mut bytes)
+            .map_err(|e| unavailable(&path, &e))?;
         let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
         manifests.insert(at, (text.to_string(), bytes));
         *total += size;
@@ -169,7 +179,7 @@ impl Registry {
     }
 
     /// The manifests held in memory; poisoning is ignored (panics abort).
-    fn held_manifests(&self) -> MutexGuard<'_, (Vec<(String, &'static [u8])>, usize)> {
+    fn held_manifests(&self) -> MutexGuard<'_, HeldManifests> {
         self.manifests.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -157,7 +157,8 @@ impl Epoll {
     pub fn add(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
         let mut event = libc::epoll_event { events, u64: token };
         // SAFETY: `event` is valid for the call; the kernel copies it.
-        let done = unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
+        let done =
+            unsafe { libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
         if done < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -168,7 +169,12 @@ impl Epoll {
     pub fn remove(&self, fd: RawFd) {
         // SAFETY: EPOLL_CTL_DEL ignores the event pointer.
         unsafe {
-            libc::epoll_ctl(self.0.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut())
+            libc::epoll_ctl(
+                self.0.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
         };
     }
 
@@ -256,7 +262,11 @@ pub fn open_read(path: &Path) -> io::Result<File> {
 /// without blocking on a FIFO or a device: what the registry serves must be a regular file of
 /// the layout, and opening anything else must neither leave the layout nor hang the server.
 pub fn open_served(path: &Path) -> io::Result<File> {
-    open(path, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0)
+    open(
+        path,
+        libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        0,
+    )
 }
 
 /// Creates `path` for writing (or truncates it) with permission bits `mode`, refusing to

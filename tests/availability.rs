@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::FromRawFd;
 use std::process::{Command, Stdio};
@@ -66,7 +66,9 @@ fn probe(addr: SocketAddr) -> Option<Duration> {
     stream.write_all(request).ok()?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;
-    answer.starts_with(b"HTTP/1.1 200 ").then(|| started.elapsed())
+    answer
+        .starts_with(b"HTTP/1.1 200 ")
+        .then(|| started.elapsed())
 }
 
 /// Probes `addr` for [`PROBING`] and asserts the 99th percentile is under [`P99_LIMIT`]
@@ -148,27 +150,6 @@ fn small_window_client(addr: SocketAddr, request: &[u8]) -> TcpStream {
     let mut stream = stream;
     stream.write_all(request).expect("send the request");
     stream
-}
-
-/// Whether the server has ended the connection: reads what is buffered (at most a second)
-/// and finds the end of the stream or a reset.
-fn ended_by_server(stream: &mut TcpStream) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let mut buffer = [0u8; 64 << 10];
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(1) {
-        match stream.read(&mut buffer) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false
-            }
-            Err(_) => return true,
-        }
-    }
-    false
 }
 
 /// Attack 1, slow readers: 512 clients each `GET` a 16 MiB blob through a 4 KiB receive
@@ -278,14 +259,14 @@ fn issue11_descriptor_exhaustion_is_503_and_accept_backs_off() {
     assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
     let addr = running.addr;
     let mut first = connect(addr);
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: first\r\n\r\n",
-        served.blob_target
-    );
+    let request = format!("GET {} HTTP/1.1\r\nHost: first\r\n\r\n", served.blob_target);
     first.write_all(request.as_bytes()).expect("send");
     let mut answer = [0u8; 12];
     first.read_exact(&mut answer).expect("answer");
-    assert_eq!(&answer, b"HTTP/1.1 503", "a blob that exists, no descriptor left");
+    assert_eq!(
+        &answer, b"HTTP/1.1 503",
+        "a blob that exists, no descriptor left"
+    );
 
     let mut second = connect(addr);
     second
@@ -294,7 +275,10 @@ fn issue11_descriptor_exhaustion_is_503_and_accept_backs_off() {
     let cpu_before = cpu_ticks(running.id());
     thread::sleep(Duration::from_secs(1));
     let cpu = (cpu_ticks(running.id()) - cpu_before) * 10;
-    assert!(cpu < 500, "{cpu} ms of CPU in 1 s with accept failing: spinning");
+    assert!(
+        cpu < 500,
+        "{cpu} ms of CPU in 1 s with accept failing: spinning"
+    );
     drop(first);
     let mut answer = Vec::new();
     second.read_to_end(&mut answer).expect("second answer");
@@ -370,7 +354,10 @@ fn listening_address(stdout: &mut impl BufRead) -> SocketAddr {
     let started = Instant::now();
     while started.elapsed() < START_TIMEOUT {
         line.clear();
-        assert!(stdout.read_line(&mut line).expect("stdout") > 0, "no listening line");
+        assert!(
+            stdout.read_line(&mut line).expect("stdout") > 0,
+            "no listening line"
+        );
         if let Some(addr) = line.trim().strip_prefix("listening on ") {
             return addr.parse().expect("address");
         }
@@ -452,7 +439,10 @@ fn issue11_ambiguous_request_framing_is_refused() {
         let text = String::from_utf8_lossy(&answer);
         assert!(text.starts_with("HTTP/1.1 400 "), "{name}: {text}");
         assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{name}: {text}");
-        assert!(!text.contains("repositories"), "{name}: smuggled request answered");
+        assert!(
+            !text.contains("repositories"),
+            "{name}: smuggled request answered"
+        );
     }
     assert_eq!(http_get(running.addr, "/v2/").status, 200);
 }
