@@ -176,6 +176,11 @@ pub enum Error {
     BlobDigest,
     DigestUnsupported,
     NestingTooDeep,
+    IndexTooLarge,
+    TooManyManifests,
+    TooManyLinks,
+    PathTooDeep,
+    StagingLeft,
     Terminated,
 }
 
@@ -217,13 +222,18 @@ impl Error {
             Error::LayoutMarker => "not an OCI image layout (missing or invalid oci-layout)",
             Error::LayoutIndex => "not an OCI image layout (missing or invalid index.json)",
             Error::JsonInvalid => "invalid JSON",
-            Error::JsonTooLarge => "JSON document too large",
+            Error::JsonTooLarge => "manifest larger than 4 MiB (the limit)",
             Error::DescriptorInvalid => "invalid descriptor",
             Error::BlobMissing => "blob referenced by a descriptor is missing",
             Error::BlobSize => "blob size differs from its descriptor",
             Error::BlobDigest => "blob content does not match its digest",
             Error::DigestUnsupported => "unsupported or malformed digest",
-            Error::NestingTooDeep => "image indexes nest too deeply",
+            Error::NestingTooDeep => "manifests nest over 8 levels below index.json (the limit)",
+            Error::IndexTooLarge => "index.json larger than 64 MiB (the limit)",
+            Error::TooManyManifests => "more than 100000 manifests (the limit)",
+            Error::TooManyLinks => "more than 4194304 links to follow (the limit)",
+            Error::PathTooDeep => "tar entry path deeper than 32 components (the limit)",
+            Error::StagingLeft => "cannot remove the staging directory",
             Error::Terminated => "stopped by SIGTERM or SIGINT",
         }
     }
@@ -505,6 +515,36 @@ mod tests {
                 out.bytes().skip(1).take(out.len() - 2).all(|c| c >= 0x20),
                 "{b:#x}: {out}"
             );
+        }
+    }
+
+    /// Each message that names a limit names the constant's value (they are static strings).
+    #[test]
+    fn limits_are_named_with_their_values() {
+        let mib = |bytes: usize| format!("{} MiB", bytes >> 20);
+        let cases = [
+            (Error::JsonTooLarge, mib(crate::json::MAX_DOCUMENT)),
+            (Error::IndexTooLarge, mib(crate::json::MAX_INDEX)),
+            (
+                Error::NestingTooDeep,
+                format!("over {} levels", crate::layout::MAX_DEPTH),
+            ),
+            (
+                Error::TooManyManifests,
+                format!("{} manifests", crate::layout::MAX_MANIFESTS),
+            ),
+            (
+                Error::TooManyLinks,
+                format!("{} links", crate::repository::MAX_STEPS),
+            ),
+            (
+                Error::PathTooDeep,
+                format!("{} components", crate::inject::untar::MAX_DEPTH),
+            ),
+        ];
+        for (error, limit) in cases {
+            assert!(error.message().contains(&limit), "{error:?}: {limit}");
+            assert!(error.message().ends_with("(the limit)"), "{error:?}");
         }
     }
 

@@ -48,5 +48,6 @@ pub mod route;
 pub mod run;
 pub mod sha512;
 pub mod sys;
+pub mod table;
 #[cfg(test)]
 mod test_rng;

@@ -130,7 +130,8 @@ pub fn expand(data: &[u8]) -> Vec<u8> {
 }
 
 /// Panics unless `root`'s parent holds only `root`, and `root` holds only regular files
-/// without set-id or sticky bits and directories (no links, devices, FIFOs).
+/// without set-id or sticky bits and directories (no links, devices, FIFOs), none deeper than
+/// the 32 components a tar entry path may have (issue 12).
 pub fn assert_contained(root: &Path) {
     let parent = root.parent().expect("root has a parent");
     let names: Vec<_> = fs::read_dir(parent)
@@ -142,17 +143,23 @@ pub fn assert_contained(root: &Path) {
         [root.file_name().expect("name")],
         "wrote next to the root"
     );
-    walk(root);
+    walk(root, 0);
 }
 
-fn walk(dir: &Path) {
+fn walk(dir: &Path, depth: usize) {
+    let depth = depth + 1;
+    assert!(
+        depth <= zarf_injector::inject::untar::MAX_DEPTH,
+        "{}: deeper than the limit",
+        dir.display()
+    );
     use std::os::unix::fs::PermissionsExt;
     for entry in fs::read_dir(dir).expect("read dir") {
         let path = entry.expect("entry").path();
         let meta = fs::symlink_metadata(&path).expect("lstat");
         let kind = meta.file_type();
         if kind.is_dir() {
-            walk(&path);
+            walk(&path, depth);
         } else {
             assert!(
                 kind.is_file(),

@@ -7,7 +7,6 @@
 use crate::error::{Error, Failure};
 use crate::sys;
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -29,10 +28,9 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
     let entries = fs::read_dir(dir).map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
     let mut listed = Vec::new();
     // Ordered by number, then by name: the key is the number's digits, zero-padded to nine
-    // (at most nine, see `chunk_number`), then the name. A map from it to the position in
-    // `listed` orders the chunks with the map code the repository map already brings, where
-    // a sort would add its own (kilobytes in the stable build).
-    let mut order = BTreeMap::new();
+    // (at most nine, see `chunk_number`), then the name, sorted with the one sort of the
+    // binary (`table::sorted`) with the position in `listed`.
+    let mut order = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
         let name = entry.file_name();
@@ -48,7 +46,7 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
         }
         key.push_str(suffix);
         key.push_str(name);
-        order.insert(key, listed.len());
+        order.push((key, listed.len()));
         listed.push((number, entry.path()));
     }
     if order.is_empty() {
@@ -56,7 +54,7 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
     }
     let mut paths = Vec::with_capacity(order.len());
     let mut total_bytes = 0u64;
-    for (expected, &at) in (0u64..).zip(order.values()) {
+    for (expected, (_, at)) in (0u64..).zip(crate::table::sorted(order)) {
         let Some((number, path)) = listed.get_mut(at).map(std::mem::take) else {
             continue;
         };

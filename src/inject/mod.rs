@@ -4,7 +4,10 @@
 //! The payload is untrusted until its checksum matches, and the checksum is only known at the
 //! end of the stream, so entries are written into a staging directory inside the seed root and
 //! moved into place only once the checksum and the layout are verified. Any failure removes
-//! the staging directory, so the seed root is left as it was.
+//! the staging directory, so the seed root is left as it was. Whatever is found at the
+//! staging path (a directory of any depth, a file, a FIFO, a symbolic link) is removed first
+//! ([`remove::remove_all`]), or, if it cannot be, reported and set aside: it never blocks a run
+//! (issue 12). A staging directory that cannot be removed at the end is reported too.
 //!
 //! When decoding fails part-way, the rest of the chunks is still read and hashed: if the
 //! checksum does not match either, the message says so, because a damaged transfer, not a
@@ -12,6 +15,7 @@
 
 pub mod chunks;
 pub mod gzip;
+pub mod remove;
 pub mod untar;
 
 use crate::error::{Error, Failure};
@@ -59,7 +63,9 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
         move_into_place(&staging, seed_root)?;
         Ok(stats)
     });
-    let _ = fs::remove_dir_all(&staging);
+    if let Err(e) = remove::remove_all(&staging) {
+        report_left(&staging, e);
+    }
     let stats = result?;
     Ok(Summary {
         files: stats.files,
@@ -69,17 +75,28 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
 }
 
 /// Creates an empty staging directory in the seed root (which may or may not exist yet).
+/// What is left at its path is removed; if it cannot be, it is reported and renamed aside.
 fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
     fs::create_dir_all(seed_root).map_err(|e| Failure::io(Error::SeedDirectory, seed_root, e))?;
     let staging = seed_root.join(STAGING);
-    match fs::remove_dir_all(&staging) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            return Err(Failure::io(Error::SeedDirectory, &staging, e))
-        }
-        _ => {}
+    if let Err(e) = remove::remove_all(&staging) {
+        report_left(&staging, e);
+        remove::move_aside(&staging, seed_root)
+            .map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
     }
     fs::create_dir(&staging).map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
     Ok(staging)
+}
+
+/// One line on stderr: the staging directory could not be removed, and why.
+fn report_left(staging: &Path, error: io::Error) {
+    Line::new("zarf-injector: ")
+        .path(staging)
+        .text(": ")
+        .text(Error::StagingLeft.message())
+        .text(": ")
+        .io_error(&error)
+        .to_stderr();
 }
 
 /// Streams the chunks through the decoder into `staging`, then checks the checksum.
@@ -194,21 +211,11 @@ fn move_into_place(staging: &Path, seed_root: &Path) -> Result<(), Failure> {
     }
     for name in names {
         let target = seed_root.join(&name);
-        remove_existing(&target)?;
+        remove::remove_all(&target).map_err(|e| Failure::io(Error::Write, &target, e))?;
         fs::rename(staging.join(&name), &target)
             .map_err(|e| Failure::io(Error::Write, &target, e))?;
     }
     Ok(())
-}
-
-fn remove_existing(target: &Path) -> Result<(), Failure> {
-    let removed = match fs::symlink_metadata(target) {
-        Ok(meta) if meta.is_dir() => fs::remove_dir_all(target),
-        Ok(_) => fs::remove_file(target),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-    };
-    removed.map_err(|e| Failure::io(Error::Write, target, e))
 }
 
 #[cfg(test)]

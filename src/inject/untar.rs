@@ -20,6 +20,11 @@ const BLOCK: usize = 512;
 const MAX_NAME: u64 = 4096;
 /// The largest PAX or GNU long-name record accepted.
 const MAX_META: u64 = 1 << 20;
+/// The most components an entry path may have. An OCI layout needs three
+/// (`blobs/<algorithm>/<hex>`); 32 leaves room for anything else a payload may carry, while a
+/// path of thousands of levels (a 210-byte payload can hold one) is refused before a
+/// directory of it is made: removing such a tree takes care, and nothing needs one (issue 12).
+pub const MAX_DEPTH: usize = 32;
 
 /// What an extraction wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,8 +243,8 @@ fn parse_pax(mut data: &[u8]) -> Result<PaxOverrides, Error> {
     Ok(overrides)
 }
 
-/// Turns an archive name into a relative path made of normal components only.
-/// `Ok(None)` means the entry is the root itself (`./`).
+/// Turns an archive name into a relative path made of normal components only, at most
+/// [`MAX_DEPTH`] of them. `Ok(None)` means the entry is the root itself (`./`).
 pub fn safe_relative_path(name: &[u8]) -> Result<Option<PathBuf>, Error> {
     if name.is_empty() {
         return Err(Error::PathInvalid);
@@ -248,11 +253,16 @@ pub fn safe_relative_path(name: &[u8]) -> Result<Option<PathBuf>, Error> {
         return Err(Error::PathAbsolute);
     }
     let mut path = PathBuf::new();
+    let mut depth = 0;
     for part in name.split(|&b| b == b'/') {
         match part {
             b"" | b"." => {}
             b".." => return Err(Error::PathTraversal),
-            _ => path.push(OsStr::from_bytes(part)),
+            _ if depth == MAX_DEPTH => return Err(Error::PathTooDeep),
+            _ => {
+                depth += 1;
+                path.push(OsStr::from_bytes(part));
+            }
         }
     }
     Ok((!path.as_os_str().is_empty()).then_some(path))
@@ -410,6 +420,16 @@ mod tests {
             ("a/..", Err(Error::PathTraversal)),
             ("..", Err(Error::PathTraversal)),
             ("...", Ok(Some("..."))),
+            (
+                &"a/".repeat(MAX_DEPTH),
+                Ok(Some(&"a/".repeat(MAX_DEPTH)[..2 * MAX_DEPTH - 1])),
+            ),
+            (&"a/".repeat(MAX_DEPTH + 1), Err(Error::PathTooDeep)),
+            (&"./".repeat(100), Ok(None)),
+            (
+                &format!("{}../x", "a/".repeat(MAX_DEPTH + 1)),
+                Err(Error::PathTooDeep),
+            ),
         ];
         for (name, want) in cases {
             let got = safe_relative_path(name.as_bytes());
