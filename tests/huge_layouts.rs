@@ -76,6 +76,25 @@ fn put_blob(dir: &Path, bytes: &[u8]) -> String {
     format!(r#""digest":"sha256:{hex}","size":{}"#, bytes.len())
 }
 
+/// Stores `levels` image indexes in `dir`, each listing the one stored before it (the first
+/// lists nothing); `document` makes each one's bytes from its opening
+/// `{"schemaVersion":2,"mediaType":…,"manifests":[…]`. Returns the last one's
+/// `"digest":…,"size":…`.
+fn index_chain(dir: &Path, levels: usize, document: impl Fn(String) -> Vec<u8>) -> String {
+    let mut child = String::new();
+    for _ in 0..levels {
+        let manifests = if child.is_empty() {
+            String::new()
+        } else {
+            format!(r#"{{"mediaType":"{INDEX}",{child}}}"#)
+        };
+        let opening =
+            format!(r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{manifests}]"#);
+        child = put_blob(dir, &document(opening));
+    }
+    child
+}
+
 /// `head` (an object's opening, up to and including a comma) followed by `"x":[0,0,…]}` so
 /// that the document is exactly `size` bytes: one JSON node per two bytes.
 fn padded_with_zeros(head: &str, size: usize) -> Vec<u8> {
@@ -107,17 +126,9 @@ fn zeros_index(dir: &Path) -> usize {
 /// Returns the largest document's size and the descriptor of the first index.
 fn nested_indexes(dir: &Path) -> (usize, String) {
     start_layout(dir);
-    let mut child = String::new();
-    for _ in 0..8 {
-        let manifests = if child.is_empty() {
-            String::new()
-        } else {
-            format!(r#"{{"mediaType":"{INDEX}",{child}}}"#)
-        };
-        let head =
-            format!(r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{manifests}],"#);
-        child = put_blob(dir, &padded_with_zeros(&head, DOCUMENT_LIMIT));
-    }
+    let child = index_chain(dir, 8, |opening| {
+        padded_with_zeros(&(opening + ","), DOCUMENT_LIMIT)
+    });
     let head = format!(
         r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{INDEX}",{child},"annotations":{{"{REF_NAME}":"nested/x:v1"}}}}],"#
     );
@@ -362,18 +373,7 @@ const OVER_LIMITS: &[OverLimit] = &[
         name: "ten nested indexes",
         build: |dir| {
             start_layout(dir);
-            let mut child = String::new();
-            for _ in 0..10 {
-                let manifests = if child.is_empty() {
-                    String::new()
-                } else {
-                    format!(r#"{{"mediaType":"{INDEX}",{child}}}"#)
-                };
-                let doc = format!(
-                    r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{manifests}]}}"#
-                );
-                child = put_blob(dir, doc.as_bytes());
-            }
+            let child = index_chain(dir, 10, |opening| (opening + "}").into_bytes());
             let index = format!(r#"{{"manifests":[{{"mediaType":"{INDEX}",{child}}}]}}"#);
             fs::write(dir.join("index.json"), index).unwrap();
         },
