@@ -44,6 +44,50 @@ pub struct Context<'a> {
     pub date: &'a str,
     /// Whether the server is stopping: no new request is started.
     pub stopping: bool,
+    /// The refused TLS handshakes, for their log lines.
+    pub tls_refused: &'a mut TlsRefused,
+}
+
+/// How often at most a refused TLS handshake is logged: a runtime that tries https first
+/// retries with back-off, so its first attempt shows at once; a probe loop adds a line every
+/// 10 s, with the count of the handshakes refused in between.
+const TLS_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The first byte of a TLS record carrying a handshake (a ClientHello): never the first byte
+/// of an HTTP request.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Refused TLS handshakes: when one was last logged and how many were refused since.
+#[derive(Default)]
+pub struct TlsRefused {
+    logged_at: Option<Instant>,
+    unlogged: u64,
+}
+
+impl TlsRefused {
+    /// Counts a refused handshake and logs it unless one was logged less than
+    /// [`TLS_LOG_EVERY`] ago: the first thing to look for when a runtime cannot pull is that it
+    /// speaks https to a plain-HTTP registry.
+    fn refused(&mut self, now: Instant) {
+        if self
+            .logged_at
+            .is_some_and(|at| now.saturating_duration_since(at) < TLS_LOG_EVERY)
+        {
+            self.unlogged += 1;
+            return;
+        }
+        self.logged_at = Some(now);
+        let mut line = Line::new(
+            "zarf-injector: refused a TLS handshake: this registry speaks plain HTTP \
+             (the runtime must pull from it as an http:// or insecure registry)",
+        );
+        if self.unlogged > 0 {
+            line.text("; ")
+                .number(std::mem::take(&mut self.unlogged))
+                .text(" more refused since the last such line");
+        }
+        log::write(&mut line);
+    }
 }
 
 /// What the event loop does with a connection after an event.
@@ -200,7 +244,12 @@ impl Connection {
                     }
                     Parsed::Partial if self.received.len() < MAX_HEAD => {}
                     Parsed::Partial | Parsed::TooLarge => return Err(431),
-                    Parsed::Invalid => return Err(400),
+                    Parsed::Invalid => {
+                        if self.received.first() == Some(&TLS_HANDSHAKE) {
+                            context.tls_refused.refused(context.now);
+                        }
+                        return Err(400);
+                    }
                 }
             }
             if !self.readable {

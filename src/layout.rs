@@ -71,7 +71,8 @@ pub fn document<'a>(bytes: &'a [u8], path: &Path, invalid: Error) -> Result<Valu
 }
 
 /// Reads a whole file of at most `limit` bytes (else `too_large`); `missing` is the error if it
-/// cannot be read. The buffer is sized from the file's length, so a document costs its size
+/// cannot be read or is not a regular file (a symbolic link is not followed, a FIFO not waited
+/// on: issue 12). The buffer is sized from the file's length, so a document costs its size
 /// once. (A plain loop: `Read::take` + `read_to_end` cost ~0.8 KB more.)
 pub fn read_limited(
     path: &Path,
@@ -80,8 +81,21 @@ pub fn read_limited(
     too_large: Error,
 ) -> Result<Vec<u8>, Failure> {
     let too_large = || Failure::at(too_large, path);
-    let mut file = sys::open_read(path).map_err(|e| Failure::io(missing, path, e))?;
-    let length = file.metadata().map_or(0, |m| m.len());
+    let not_a_file = || {
+        let mut failure = Failure::at(missing, path);
+        failure.detail = Some("not a regular file".into());
+        failure
+    };
+    let mut file = match sys::open_served(path) {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
+        Err(e) => return Err(Failure::io(missing, path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Failure::io(missing, path, e))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
+    let length = meta.len();
     if length > limit as u64 {
         return Err(too_large());
     }

@@ -13,7 +13,7 @@
 //! minimum rate of an answer), [`crate::log`] (a log that never blocks) and
 //! docs/HARDENING.md.
 
-use crate::connection::{Connection, Context};
+use crate::connection::{Connection, Context, TlsRefused};
 use crate::connections::{self, Connections};
 use crate::error::{Error, Failure};
 use crate::http::{self, Handler, MAX_HEAD};
@@ -101,6 +101,7 @@ impl Server {
         let mut scratch = vec![0u8; MAX_HEAD];
         let mut date = Date::default();
         let mut last_sweep = Instant::now();
+        let mut tls_refused = TlsRefused::default();
         loop {
             let millis = SWEEP_EVERY.as_millis() as i32;
             let ready = self.epoll.wait(&mut events, millis);
@@ -111,6 +112,7 @@ impl Server {
                 now,
                 date: date.at(),
                 stopping: self.stop_by.is_some(),
+                tls_refused: &mut tls_refused,
             };
             for event in events.iter().take(ready) {
                 let (token, bits) = (event.u64, event.events);
