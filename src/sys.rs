@@ -1,5 +1,6 @@
-//! The only `unsafe` code: system calls that std does not offer, or offers only with code
-//! this program never runs (each one's bytes are in docs/SIZE.md).
+//! The `unsafe` code (with the allocator, [`crate::heap`]): system calls that std does not
+//! offer, or offers only with code this program never runs (each one's bytes are in
+//! docs/SIZE.md).
 //!
 //! - `epoll(7)`, `accept4(2)`, `recv(2)`, `send(2)` and `sendfile(2)` on non-blocking sockets
 //!   for the server's event loop ([`Epoll`], [`accept`], [`receive`], [`send`],
