@@ -8,7 +8,7 @@
 //! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and writes to an
 //!   `eventfd(2)` that the event loop watches ([`termination_event`]), which is
 //!   async-signal-safe.
-//! - `getrlimit(2)`/`setrlimit(2)` to use every file descriptor allowed ([`descriptor_limit`]),
+//! - `getrlimit(2)`/`prlimit64(2)` to use every file descriptor allowed ([`descriptor_limit`]),
 //!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `listen(2)` for a queue of
 //!   connections longer than std's ([`set_backlog`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`open_served`],
@@ -192,18 +192,33 @@ impl Epoll {
 /// Raises the soft limit on open file descriptors to the hard limit, and returns the limit
 /// now in force (a connection takes one). A container's soft limit is often 1024 while its
 /// hard limit is far higher.
+///
+/// The limit is set by the `prlimit64(2)` system call: musl's `setrlimit` also runs code on
+/// every thread in turn (`__synccall`, for kernels without `prlimit64`, before 2.6.36), which
+/// brought 1.4 KB of signal and semaphore code into the binary (docs/SIZE.md). Limits belong
+/// to the process, whichever thread sets them.
 pub fn descriptor_limit() -> u64 {
-    // SAFETY: getrlimit(2) and setrlimit(2) read and write only `limit`.
+    // SAFETY: getrlimit(2) and prlimit64(2) read and write only `limit`; on the 64-bit
+    // targets of this program `rlimit` is the kernel's `rlimit64`.
     unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return 1024;
         }
         if limit.rlim_cur < limit.rlim_max {
-            let soft = limit.rlim_cur;
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                limit.rlim_cur = soft;
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            let set = libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                libc::RLIMIT_NOFILE,
+                &raised as *const libc::rlimit,
+                std::ptr::null_mut::<libc::rlimit>(),
+            );
+            if set == 0 {
+                limit = raised;
             }
         }
         limit.rlim_cur
