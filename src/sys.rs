@@ -12,7 +12,8 @@
 //!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `listen(2)` for a queue of
 //!   connections longer than std's ([`set_backlog`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`open_served`],
-//!   [`create_no_follow`]), and `write(2)` for its output lines ([`write_all`]).
+//!   [`create_no_follow`]), `mkdir(2)` for every directory it creates ([`create_dir`]), and
+//!   `write(2)` for its output lines ([`write_all`]).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -290,6 +291,19 @@ pub fn open_served(path: &Path) -> io::Result<File> {
 pub fn create_no_follow(path: &Path, mode: u32) -> io::Result<File> {
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW;
     open(path, flags, mode)
+}
+
+/// Creates the directory `path` (permission bits 0777 less the umask), as `fs::create_dir`
+/// does with `mkdir(2)`, without std's `DirBuilder`, whose recursive mode and `Path` parsing
+/// come along with it (docs/SIZE.md).
+pub fn create_dir(path: &Path) -> io::Result<()> {
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    if unsafe { libc::mkdir(path.as_ptr(), 0o777) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `openat(2)` with `O_CLOEXEC`, retried on `EINTR`.
