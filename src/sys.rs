@@ -247,19 +247,19 @@ pub fn spawn<F: FnOnce() + Send + 'static>(task: F) -> io::Result<()> {
     let task = Box::into_raw(Box::new(task)).cast::<libc::c_void>();
     // SAFETY: `attr` is initialised before use and destroyed after `pthread_create`, which
     // copies what it needs; `start::<F>` receives the box, or the box is freed here if no
-    // thread was started. The thread is detached at once: nothing joins it.
+    // thread was started. The thread starts detached (nothing joins it): `pthread_detach`
+    // afterwards would bring musl's `pthread_join`, which it calls for a thread already gone.
     let created = unsafe {
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();
         let mut thread: libc::pthread_t = std::mem::zeroed();
         let mut created = libc::pthread_attr_init(&mut attr);
         if created == 0 {
             libc::pthread_attr_setstacksize(&mut attr, THREAD_STACK);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             created = libc::pthread_create(&mut thread, &attr, start::<F>, task);
             libc::pthread_attr_destroy(&mut attr);
         }
-        if created == 0 {
-            libc::pthread_detach(thread);
-        } else {
+        if created != 0 {
             drop(Box::from_raw(task.cast::<F>()));
         }
         created
