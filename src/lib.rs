@@ -34,6 +34,7 @@ pub mod connection;
 pub mod connections;
 pub mod digest;
 pub mod error;
+pub mod heap;
 pub mod http;
 pub mod inject;
 pub mod json;

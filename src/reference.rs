@@ -34,7 +34,7 @@
 //!   annotations still name the entry.
 
 use crate::digest::Digest;
-use crate::route::{valid_name, valid_tag};
+use crate::route::{rsplit_byte, valid_name, valid_tag};
 
 /// A full image reference reduced to what a registry client asks this registry for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn parse_reference(text: &str) -> Option<ImageName<'_>> {
         Some((rest, digest)) => (rest, Some(Digest::parse(digest).ok()?)),
         None => (text, None),
     };
-    let (path, tag) = match rest.rsplit_once(':') {
+    let (path, tag) = match rsplit_byte(rest, b':') {
         Some((path, tag)) if !tag.contains('/') => (path, Some(tag)),
         _ => (rest, None),
     };

@@ -1,5 +1,6 @@
-//! The only `unsafe` code: system calls that std does not offer, or offers only with code
-//! this program never runs (each one's bytes are in docs/SIZE.md).
+//! The `unsafe` code (with the allocator, [`crate::heap`]): system calls that std does not
+//! offer, or offers only with code this program never runs (each one's bytes are in
+//! docs/SIZE.md).
 //!
 //! - `epoll(7)`, `accept4(2)`, `recv(2)`, `send(2)` and `sendfile(2)` on non-blocking sockets
 //!   for the server's event loop ([`Epoll`], [`accept`], [`receive`], [`send`],
@@ -7,11 +8,12 @@
 //! - `sigaction(2)` for SIGTERM and SIGINT: the handler records the signal and writes to an
 //!   `eventfd(2)` that the event loop watches ([`termination_event`]), which is
 //!   async-signal-safe.
-//! - `getrlimit(2)`/`setrlimit(2)` to use every file descriptor allowed ([`descriptor_limit`]),
+//! - `getrlimit(2)`/`prlimit64(2)` to use every file descriptor allowed ([`descriptor_limit`]),
 //!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `listen(2)` for a queue of
 //!   connections longer than std's ([`set_backlog`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`open_served`],
-//!   [`create_no_follow`]), and `write(2)` for its output lines ([`write_all`]).
+//!   [`create_no_follow`]), `mkdir(2)` for every directory it creates ([`create_dir`]), and
+//!   `write(2)` for its output lines ([`write_all`]).
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -191,18 +193,33 @@ impl Epoll {
 /// Raises the soft limit on open file descriptors to the hard limit, and returns the limit
 /// now in force (a connection takes one). A container's soft limit is often 1024 while its
 /// hard limit is far higher.
+///
+/// The limit is set by the `prlimit64(2)` system call: musl's `setrlimit` also runs code on
+/// every thread in turn (`__synccall`, for kernels without `prlimit64`, before 2.6.36), which
+/// brought 1.4 KB of signal and semaphore code into the binary (docs/SIZE.md). Limits belong
+/// to the process, whichever thread sets them.
 pub fn descriptor_limit() -> u64 {
-    // SAFETY: getrlimit(2) and setrlimit(2) read and write only `limit`.
+    // SAFETY: getrlimit(2) and prlimit64(2) read and write only `limit`; on the 64-bit
+    // targets of this program `rlimit` is the kernel's `rlimit64`.
     unsafe {
         let mut limit: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return 1024;
         }
         if limit.rlim_cur < limit.rlim_max {
-            let soft = limit.rlim_cur;
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                limit.rlim_cur = soft;
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            let set = libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                libc::RLIMIT_NOFILE,
+                &raised as *const libc::rlimit,
+                std::ptr::null_mut::<libc::rlimit>(),
+            );
+            if set == 0 {
+                limit = raised;
             }
         }
         limit.rlim_cur
@@ -230,19 +247,19 @@ pub fn spawn<F: FnOnce() + Send + 'static>(task: F) -> io::Result<()> {
     let task = Box::into_raw(Box::new(task)).cast::<libc::c_void>();
     // SAFETY: `attr` is initialised before use and destroyed after `pthread_create`, which
     // copies what it needs; `start::<F>` receives the box, or the box is freed here if no
-    // thread was started. The thread is detached at once: nothing joins it.
+    // thread was started. The thread starts detached (nothing joins it): `pthread_detach`
+    // afterwards would bring musl's `pthread_join`, which it calls for a thread already gone.
     let created = unsafe {
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();
         let mut thread: libc::pthread_t = std::mem::zeroed();
         let mut created = libc::pthread_attr_init(&mut attr);
         if created == 0 {
             libc::pthread_attr_setstacksize(&mut attr, THREAD_STACK);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             created = libc::pthread_create(&mut thread, &attr, start::<F>, task);
             libc::pthread_attr_destroy(&mut attr);
         }
-        if created == 0 {
-            libc::pthread_detach(thread);
-        } else {
+        if created != 0 {
             drop(Box::from_raw(task.cast::<F>()));
         }
         created
@@ -274,6 +291,19 @@ pub fn open_served(path: &Path) -> io::Result<File> {
 pub fn create_no_follow(path: &Path, mode: u32) -> io::Result<File> {
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW;
     open(path, flags, mode)
+}
+
+/// Creates the directory `path` (permission bits 0777 less the umask), as `fs::create_dir`
+/// does with `mkdir(2)`, without std's `DirBuilder`, whose recursive mode and `Path` parsing
+/// come along with it (docs/SIZE.md).
+pub fn create_dir(path: &Path) -> io::Result<()> {
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    if unsafe { libc::mkdir(path.as_ptr(), 0o777) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `openat(2)` with `O_CLOEXEC`, retried on `EINTR`.

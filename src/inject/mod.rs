@@ -21,6 +21,7 @@ pub mod untar;
 use crate::error::{Error, Failure};
 use crate::layout;
 use crate::line::Line;
+use crate::sys;
 use chunks::ChunkReader;
 use gzip::GzipReader;
 use std::ffi::OsStr;
@@ -74,17 +75,56 @@ pub fn unpack(init_root: &Path, seed_root: &Path, checksum: &[u8; 32]) -> Result
     })
 }
 
+/// Creates the directory `path` and any missing parents, as `fs::create_dir_all` does, but
+/// with [`parent`] taking the parent by bytes and `mkdir(2)` called directly: std's version
+/// and `Path::parent` parse paths into components, 1.5 KB of the nightly binary
+/// (docs/SIZE.md), for paths this program builds.
+pub fn create_dirs(path: &Path) -> io::Result<()> {
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    match sys::create_dir(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(parent) = parent(path) {
+                create_dirs(parent)?;
+            }
+        }
+        Err(_) if path.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match sys::create_dir(path) {
+        Err(_) if path.is_dir() => Ok(()),
+        done => done,
+    }
+}
+
+/// `path` without its last name and the slashes around it (`/` for `/name`); `None` for a
+/// single name or the root. `.` and `..` are names like any other here (the directories
+/// exist, so creating them is skipped).
+pub fn parent(path: &Path) -> Option<&Path> {
+    let bytes = path.as_os_str().as_bytes();
+    let end = bytes.iter().rposition(|&b| b != b'/')?;
+    let slash = bytes.get(..end)?.iter().rposition(|&b| b == b'/')?;
+    let before = bytes.get(..slash)?;
+    let keep = before
+        .iter()
+        .rposition(|&b| b != b'/')
+        .map_or(1, |last| last + 1);
+    Some(Path::new(OsStr::from_bytes(bytes.get(..keep)?)))
+}
+
 /// Creates an empty staging directory in the seed root (which may or may not exist yet).
 /// What is left at its path is removed; if it cannot be, it is reported and renamed aside.
 fn prepare_staging(seed_root: &Path) -> Result<PathBuf, Failure> {
-    fs::create_dir_all(seed_root).map_err(|e| Failure::io(Error::SeedDirectory, seed_root, e))?;
+    create_dirs(seed_root).map_err(|e| Failure::io(Error::SeedDirectory, seed_root, e))?;
     let staging = seed_root.join(STAGING);
     if let Err(e) = remove::remove_all(&staging) {
         report_left(&staging, e);
         remove::move_aside(&staging, seed_root)
             .map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
     }
-    fs::create_dir(&staging).map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
+    sys::create_dir(&staging).map_err(|e| Failure::io(Error::SeedDirectory, &staging, e))?;
     Ok(staging)
 }
 
@@ -221,6 +261,51 @@ fn move_into_place(staging: &Path, seed_root: &Path) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parent` agrees with `Path::parent` wherever std's answer is not the empty path (which
+    /// `create_dirs` treats as nothing to create, as `None` is here).
+    #[test]
+    fn parent_is_path_parent() {
+        let cases = [
+            "/",
+            "/a",
+            "/a/",
+            "a",
+            "a/",
+            "a/b",
+            "a/b/",
+            "a//b",
+            "a//b//",
+            "//a",
+            "/a/b/c.json",
+            "./a",
+            "a/./b",
+            "../a/b",
+            "seed/.zarf-injector-staging/blobs/sha256",
+        ];
+        for case in cases {
+            let std = Path::new(case)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty());
+            assert_eq!(parent(Path::new(case)), std, "{case}");
+        }
+    }
+
+    /// `create_dirs` makes every missing level, accepts what exists, and refuses a file.
+    #[test]
+    fn create_dirs_is_create_dir_all() {
+        let root = std::env::temp_dir().join(format!("zit-create-dirs-{}", std::process::id()));
+        let deep = root.join("a/b//c/");
+        create_dirs(&deep).unwrap();
+        assert!(deep.is_dir());
+        create_dirs(&deep).unwrap();
+        create_dirs(&root.join("a/./b/../b")).unwrap();
+        fs::write(root.join("file"), b"x").unwrap();
+        assert!(create_dirs(&root.join("file")).is_err());
+        assert!(create_dirs(&root.join("file/d")).is_err());
+        create_dirs(Path::new("")).unwrap();
+        fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn failures_in_staging_are_named_inside_the_layout() {

@@ -10,7 +10,6 @@
 use crate::error::{Error, Failure};
 use crate::sys;
 use std::ffi::OsStr;
-use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -363,11 +362,11 @@ impl Entry<'_> {
         };
         let path = root.join(relative);
         if is_dir {
-            fs::create_dir_all(&path).map_err(|e| Failure::io(Error::Write, &path, e))?;
+            super::create_dirs(&path).map_err(|e| Failure::io(Error::Write, &path, e))?;
             return Ok(None);
         }
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| Failure::io(Error::Write, parent, e))?;
+        if let Some(parent) = super::parent(&path) {
+            super::create_dirs(parent).map_err(|e| Failure::io(Error::Write, parent, e))?;
         }
         self.write_file(input, &path, buffer).map(Some)
     }
