@@ -5,7 +5,7 @@
 //! When nobody drains it, a `write(2)` to it blocks; written from the event loop, one stuck
 //! collector would stop the whole registry. So the event loop only appends each line to a
 //! bounded queue in memory ([`QUEUED_MAX`]); the writer thread takes the queue every
-//! [`BATCH`] (or at once when the queue fills up) and writes it whole. A line that finds the
+//! [`BATCH`] (or at once past [`BATCH_MAX`]) and writes it whole. A line that finds the
 //! queue full is dropped and counted, and once writing works again the writer prints how many
 //! were dropped. Blocking writes from a thread of our own leave stdout's flags alone: setting
 //! `O_NONBLOCK` on it would change the file description the collector, or the shell, shares.
@@ -15,8 +15,13 @@ use crate::sys;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The most bytes waiting to be written; a line that does not fit is dropped.
-pub const QUEUED_MAX: usize = 64 << 10;
+/// The most bytes waiting to be written; a line that does not fit is dropped. A burst of 128
+/// requests with the longest heads (16 KiB) fits: a log collector that is merely slow, or
+/// starved of CPU for a moment, loses nothing.
+pub const QUEUED_MAX: usize = 2 << 20;
+/// Queued bytes past which the writer takes the queue at once rather than after [`BATCH`];
+/// a batch buffer grown past it is given back after its write.
+const BATCH_MAX: usize = 64 << 10;
 /// How long the writer lets lines gather before it writes them: one `write(2)` and one
 /// wake-up per batch, not per request, and still within a blink for a person reading.
 const BATCH: Duration = Duration::from_millis(50);
@@ -72,7 +77,7 @@ pub fn write(line: &mut Line) {
         return;
     }
     queue.bytes.extend_from_slice(text);
-    if queue.idle || queue.bytes.len() > QUEUED_MAX / 2 {
+    if queue.idle || queue.bytes.len() > BATCH_MAX {
         queue.idle = false;
         WAKE.notify_one();
     }
@@ -108,7 +113,7 @@ fn writer() {
                 queue = WAKE.wait(queue).unwrap_or_else(|e| e.into_inner());
             }
             // Let a batch gather, unless the queue is filling up.
-            if queue.bytes.len() <= QUEUED_MAX / 2 {
+            if queue.bytes.len() <= BATCH_MAX {
                 queue = WAKE
                     .wait_timeout(queue, BATCH)
                     .map_or_else(|e| e.into_inner().0, |(q, _)| q);
@@ -119,6 +124,9 @@ fn writer() {
         }
         let _ = sys::write_all(1, &taken);
         taken.clear();
+        if taken.capacity() > BATCH_MAX {
+            taken = Vec::new();
+        }
         if dropped > 0 {
             let mut line = Line::new("zarf-injector: ");
             line.number(dropped)

@@ -397,14 +397,21 @@ fn listening_address(stdout: &mut impl BufRead) -> SocketAddr {
     panic!("no listening line in time");
 }
 
-/// Sends `count` requests for `/v2/` on one keep-alive connection, one after the other;
+/// Sends `count` requests for `/v2/` (with a long query) on one keep-alive connection, one
+/// after the other;
 /// returns how many were answered 200.
 fn keep_alive_requests(addr: SocketAddr, count: usize) -> usize {
     let mut stream = connect(addr);
     stream
         .set_read_timeout(Some(Duration::from_secs(2)))
         .expect("timeout");
-    let request = b"GET /v2/ HTTP/1.1\r\nHost: log\r\n\r\n";
+    // A 1 KiB query makes each access-log line ~1 KiB: 20,000 of them are ten times the log
+    // queue (log::QUEUED_MAX), so lines must be dropped.
+    let request = format!(
+        "GET /v2/?pad={} HTTP/1.1\r\nHost: log\r\n\r\n",
+        "x".repeat(1 << 10)
+    );
+    let request = request.as_bytes();
     let mut answered = 0;
     let mut buffer = vec![0u8; 4096];
     for _ in 0..count {
