@@ -3,7 +3,8 @@
 
 Usage: report.py OUTDIR
 
-Reads OUTDIR/{machine.txt, startup.jsonl, serve.jsonl, wrk.jsonl, pull.jsonl, push.jsonl};
+Reads OUTDIR/{machine.txt, startup.jsonl, serve.jsonl, wrk.jsonl, pull.jsonl, push.jsonl,
+idle.jsonl};
 writes OUTDIR/report.md (also printed) and, when gnuplot is installed, OUTDIR/serving.png and
 OUTDIR/startup.png. Every figure is the median over the rounds. Only the standard library.
 """
@@ -26,11 +27,14 @@ NAMES = {
 }
 SCENARIOS = {
     "head-tag": "HEAD manifest by tag",
+    "get-tag": "GET manifest by tag",
     "get-digest": "GET manifest by digest",
+    "head-digest": "HEAD manifest by digest",
     "blob": "GET ~20 MB blob",
     "range": "Range GET, 1 MiB slices of the ~20 MB blob",
 }
 ORDER = ["ours", "dist", "nginx", "registry"]
+MANIFEST_SCENARIOS = ["get-tag", "head-tag", "get-digest", "head-digest"]
 
 
 def load(path):
@@ -117,8 +121,14 @@ def main():
     # --- serving
     serve = load(os.path.join(out, "serve.jsonl"))
     cells = defaultdict(list)
+    rounds = {}  # (scenario, conns, system, round) -> the cell's req/s (blob cells: from MB/s)
     for row in serve:
         cells[(row["scenario"], row["conns"], row["system"])].append(row["r"])
+        r = row["r"]
+        rps = r.get("rps")
+        if row["scenario"] in ("blob", "range") and r.get("body_mbps"):
+            rps = r["body_mbps"]  # the ratio is the same whichever unit
+        rounds[(row["scenario"], row["conns"], row["system"], row.get("round"))] = rps
     systems = [s for s in ORDER if any(k[2] == s for k in cells)]
     chart = {}
     summary = {}
@@ -149,7 +159,7 @@ def main():
             for s in systems:
                 g = got[s]
                 flag = f" ({g['bad']} errors)" if g["bad"] else ""
-                mbps = number(g["body_mbps"], 1) if sc in ("blob", "range", "get-digest") else "–"
+                mbps = number(g["body_mbps"], 1) if sc.startswith(("blob", "range", "get")) else "–"
                 emit(f"| {c} | {NAMES[s]}{flag} | {number(g['rps'])} | {mbps} | "
                      f"{latency(g['p50_us'])} | {latency(g['p99_us'])} | {latency(g['cpu_us_per_req'])} | {number(g['switches_per_req'], 2)} | {number(g['rss_kib'])} | "
                      f"{ratio(g['rps'], got.get('nginx', {}).get('rps')) if s != 'nginx' else ''} | "
@@ -207,7 +217,22 @@ def main():
                      f"{ratio(walls[s], walls.get('registry')) if s != 'registry' else ''} |")
         emit("(for wall time, a ratio below 1 is faster)\n")
 
-    goals(lines, summary, start_data, [s for s in ("ours", "dist") if s in systems])
+    idle = load(os.path.join(out, "idle.jsonl"))
+    if idle:
+        emit("### Idle keep-alive connections\n")
+        emit("| system | connections asked | held open | 200 on a new connection | RSS before (KiB) | RSS holding them (KiB) | peak RSS (KiB) | descriptors | seconds to open |")
+        emit("|---|---|---|---|---|---|---|---|---|")
+        for row in idle:
+            r = row.get("r") or {}
+            err = f" ({r['error']})" if r.get("error") else ""
+            emit(f"| {NAMES[row['system']]}{err} | {number(r.get('asked'))} | {number(r.get('opened'))} | "
+                 f"{'yes' if r.get('new_client_status') == 200 else 'no (' + str(r.get('new_client_status')) + ')'} | "
+                 f"{number(r.get('rss_before_kib'))} | {number(r.get('rss_kib'))} | {number(r.get('hwm_kib'))} | "
+                 f"{number(r.get('fds'))} | {r.get('seconds', '–')} |")
+        emit("(RSS: VmRSS and VmHWM from /proc, nginx: master + worker; descriptors: the most held by "
+             "one server process)\n")
+
+    goals(lines, summary, start_data, [s for s in ("ours", "dist") if s in systems], rounds, idle)
     text = "\n".join(lines)
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write(text + "\n")
@@ -216,23 +241,66 @@ def main():
         charts(out, chart, systems, start_data)
 
 
-def goals(lines, summary, start_data, ours):
-    """The issue's four goals, measured: inserted right after the machine notes."""
-    out = ["### The goals of issue 6\n",
+def round_ratios(rounds, sc, c, s, peer="nginx"):
+    """The ratio of `s` to `peer` in each round of cell (sc, c): side by side, same round."""
+    out = []
+    for (sc2, c2, s2, rnd), v in sorted(rounds.items(), key=lambda kv: str(kv[0])):
+        if (sc2, c2, s2) == (sc, c, s):
+            p = rounds.get((sc, c, peer, rnd))
+            if v and p:
+                out.append(v / p)
+    return out
+
+
+def goals(lines, summary, start_data, ours, rounds, idle):
+    """The issues' goals, measured: inserted right after the machine notes."""
+    out = ["### The goals of issue 11 (event loop)\n",
+           "Ratios: median req/s of the rounds against nginx's, and in brackets the lowest and "
+           "highest ratio of a single round (both measured in the same round, one after the other).\n",
            "| goal | system | measured | met |", "|---|---|---|---|"]
 
     def get(sc, c, s, key):
         return (summary.get((sc, c, s)) or {}).get(key)
 
+    def spread(sc, c, s):
+        rr = round_ratios(rounds, sc, c, s)
+        return f" [{min(rr):.2f}–{max(rr):.2f}]" if len(rr) > 1 else ""
+
     for s in ours:
         name = NAMES[s]
+        for sc in MANIFEST_SCENARIOS:
+            for c in (1, 8, 64):
+                a, b = get(sc, c, s, "rps"), get(sc, c, "nginx", "rps")
+                if a and b:
+                    out.append(f"| {SCENARIOS[sc]} ≥ 1.0x nginx, {c} connections | {name} | "
+                               f"{a:,.0f} vs {b:,.0f} req/s = {a / b:.2f}x{spread(sc, c, s)} | "
+                               f"{'yes' if a >= b else 'no'} |")
         for c in (8, 64):
             a, b = get("blob", c, s, "body_mbps"), get("blob", c, "nginx", "body_mbps")
             if a and b:
-                out.append(f"| blob throughput ≥ nginx's, {c} connections | {name} | "
-                           f"{a:,.0f} vs {b:,.0f} MB/s = {a / b:.2f}x | {'yes' if a >= b else 'no'} |")
+                out.append(f"| blob GET ≥ 1.0x nginx, {c} connections | {name} | "
+                           f"{a:,.0f} vs {b:,.0f} MB/s = {a / b:.2f}x{spread('blob', c, s)} | "
+                           f"{'yes' if a >= b else 'no'} |")
+        rss = [get(sc, 64, s, "rss_kib") for sc in SCENARIOS]
+        rss = [r for r in rss if r]
+        if rss:
+            out.append(f"| server RSS under 64 connections ≤ 4 MiB | {name} | at most "
+                       f"{max(rss):,.0f} KiB | {'yes' if max(rss) <= 4096 else 'no'} |")
+        for row in idle:
+            r = row.get("r") or {}
+            if row.get("system") == s and r:
+                ok = (r.get("opened", 0) >= 10_000 and r.get("new_client_status") == 200
+                      and max(r.get("rss_kib", 0), r.get("hwm_kib", 0)) <= 32768)
+                out.append(f"| 10,000 idle keep-alive connections, RSS ≤ 32 MiB | {name} | "
+                           f"{r.get('opened', 0):,} held, RSS {r.get('rss_kib', 0):,} KiB "
+                           f"(peak {r.get('hwm_kib', 0):,}), new client "
+                           f"{r.get('new_client_status')} | {'yes' if ok else 'no'} |")
+    out += ["", "The other goals of issue 6, still measured:\n",
+            "| goal | system | measured | met |", "|---|---|---|---|"]
+    for s in ours:
+        name = NAMES[s]
         worst = None
-        for sc in ("head-tag", "get-digest"):
+        for sc in MANIFEST_SCENARIOS:
             for c in (1, 8, 64):
                 a, b = get(sc, c, s, "rps"), get(sc, c, "registry", "rps")
                 if a and b and (worst is None or a / b < worst[0]):
@@ -241,11 +309,6 @@ def goals(lines, summary, start_data, ours):
             out.append(f"| manifest req/s ≥ 2x the reference registry's | {name} | lowest "
                        f"{worst[0]:.1f}x ({SCENARIOS[worst[1]]}, {worst[2]} connections) | "
                        f"{'yes' if worst[0] >= 2 else 'no'} |")
-        rss = [get(sc, 64, s, "rss_kib") for sc in SCENARIOS]
-        rss = [r for r in rss if r]
-        if rss:
-            out.append(f"| server RSS under 64 connections ≤ 4 MiB | {name} | at most "
-                       f"{max(rss):,.0f} KiB | {'yes' if max(rss) <= 4096 else 'no'} |")
         a, b = start_data.get(("small", s)), start_data.get(("small", "tar"))
         if a and b:
             out.append(f"| start-up, ~25 MB seed, ≤ 1.2x `tar xzf` | {name} | {a:.3f} s vs "
@@ -272,9 +335,9 @@ def mb(out, size):
 def charts(out, chart, systems, start_data):
     colours = {"ours": "#1f77b4", "dist": "#6baed6", "nginx": "#2ca02c", "registry": "#d62728",
                "tar": "#7f7f7f", "tar+nginx": "#98df8a"}
-    plot = ["set terminal pngcairo noenhanced size 1200,800 font 'sans,10'",
+    plot = ["set terminal pngcairo noenhanced size 1200,1150 font 'sans,10'",
             f"set output '{out}/serving.png'",
-            "set multiplot layout 2,2 title 'Requests per second (median; server on 1 CPU, client on the other)'",
+            "set multiplot layout 3,2 title 'Requests per second (median; server on 1 CPU, client on the other)'",
             "set style data histograms", "set style histogram clustered gap 1",
             "set style fill solid 0.9 border -1", "set boxwidth 0.9", "set grid ytics",
             "set key top left", "set yrange [0:*]", "set xlabel 'connections'"]

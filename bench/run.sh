@@ -9,9 +9,12 @@
 # It measures:
 #   start-up  exec -> first 200 on GET /v2/ for a ~25 MB and a ~200 MB seed payload
 #             (786432-byte chunks), peak RSS during unpack; `cat chunks | tar xzf` for scale
-#   serving   requests/s, body MB/s, p50/p99 latency at 1, 8 and 64 connections for HEAD manifest
-#             by tag, GET manifest by digest, GET of the ~20 MB blob, Range GETs of 1 MiB slices;
-#             the server's peak RSS during each cell
+#   serving   requests/s, body MB/s, p50/p99 latency at 1, 8 and 64 connections for manifest GET
+#             and HEAD, each by tag and by digest, GET of the ~20 MB blob, Range GETs of 1 MiB
+#             slices; the server's peak RSS during each cell
+#   idle      IDLE_CONNS (10,000) keep-alive connections opened to a fresh server, each after one
+#             `GET /v2/`, and held: the server's RSS while it holds them, and whether a new client
+#             still gets 200 (zarf-injector, and nginx with worker_connections raised)
 #   pull      wall time of `skopeo copy` and of containerd's `ctr images pull` of the seed image
 #
 # Every server runs on CPU 1 (taskset), every client on CPU 0; all listen on 127.0.0.1 on free
@@ -19,7 +22,7 @@
 # bench/out/<UTC date-time>/ (report.md, serving.png, startup.png, *.jsonl).
 #
 # Environment: QUICK=1; ROUNDS (3), DURATION (seconds per serving cell, 3), SMALL_MB (25),
-# BIG_MB (200), SERVER_CPU (1), CLIENT_CPU (0), OUT (the output directory), KEEP=1 (keep the
+# BIG_MB (200), IDLE_CONNS (10000), SERVER_CPU (1), CLIENT_CPU (0), OUT (the output directory), KEEP=1 (keep the
 # work directory), NO_INSTALL=1 (never call apt-get), INJECTOR (a zarf-injector binary to use
 # instead of building the stable release build).
 set -euo pipefail
@@ -34,7 +37,7 @@ if [ -n "${QUICK:-}" ]; then
 else
     ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-3} STARTUP_ROUNDS=${STARTUP_ROUNDS:-5}
 fi
-SMALL_MB=${SMALL_MB:-25} BIG_MB=${BIG_MB:-200}
+SMALL_MB=${SMALL_MB:-25} BIG_MB=${BIG_MB:-200} IDLE_CONNS=${IDLE_CONNS:-10000}
 SCPU=${SERVER_CPU:-1} CCPU=${CLIENT_CPU:-0}
 CONNS=(1 8 64)
 OUT=${OUT:-$REPO/bench/out/$(date -u +%Y%m%d-%H%M%S)}
@@ -45,6 +48,7 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 missing=()
 for pair in nginx:nginx docker-registry:docker-registry wrk:wrk skopeo:skopeo gnuplot:gnuplot-nox \
     /usr/bin/time:time containerd:containerd ctr:containerd curl:curl taskset:util-linux strace:strace \
+    prlimit:util-linux \
     python3:python3 cargo:cargo; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
@@ -125,16 +129,17 @@ MANIFEST=$(info small manifest)
 BLOB=$(info small blob)
 BLOB_SIZE=$(info small blob_size)
 
-nginx_conf() { # dir port root: nginx serving the layout under `root` as library/bench
-    local dir=$1 port=$2 root=$3 m=${MANIFEST#sha256:}
+nginx_conf() { # dir port root [worker_connections]: nginx serving the layout under `root` as library/bench
+    local dir=$1 port=$2 root=$3 m=${MANIFEST#sha256:} wc=${4:-1024}
     mkdir -p "$dir/tmp" "$dir/logs"
     cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
+worker_rlimit_nofile $((wc + 64));
 daemon off;
 user root;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections $wc; }
 http {
     access_log $dir/logs/access.log;
     sendfile on;
@@ -233,7 +238,8 @@ server_pids() { # system: the server's process ids, comma-separated (nginx: mast
     echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //'); docker-registry: $(dpkg-query -W -f '${Version}' docker-registry 2>/dev/null)"
     echo "skopeo: $(skopeo --version | awk '{print $3}'); containerd: $(containerd --version | awk '{print $3}')"
     echo "zarf-injector: $(stat -c %s "$OURS") bytes (stable release build)$([ -n "${BIN[dist]:-}" ] && echo "; dist: $(stat -c %s "${BIN[dist]}") bytes (nightly build-std)")"
-    echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION STARTUP_ROUNDS=$STARTUP_ROUNDS SERVER_CPU=$SCPU CLIENT_CPU=$CCPU"
+    echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION STARTUP_ROUNDS=$STARTUP_ROUNDS SERVER_CPU=$SCPU CLIENT_CPU=$CCPU IDLE_CONNS=$IDLE_CONNS"
+    echo "descriptors: soft $(ulimit -Sn), hard $(ulimit -Hn) (servers under the idle test: $((IDLE_CONNS + 10000)))"
     for size in small big; do
         echo "seed $size: $(info $size payload_bytes) bytes in $(info $size chunks) chunks"
     done
@@ -316,13 +322,15 @@ rm -rf "$W/seed" "$W/tar"
 for s in "${SYSTEMS[@]}"; do start_server "$s"; done
 log "servers: $(for s in "${SYSTEMS[@]}"; do printf '%s=%s ' "$s" "${ADDR[$s]}"; done)"
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, */*'
-SCENARIOS=(head-tag get-digest blob range)
+SCENARIOS=(head-tag get-tag get-digest head-digest blob range)
 cell() { # round scenario conns system
     local round=$1 sc=$2 c=$3 s=$4 url=http://${ADDR[$4]}/v2/library/bench result
     local args=(--conns "$c" --duration "$DURATION" --pids "$(server_pids "$s")")
     case $sc in
     head-tag) args+=(--url "$url/manifests/seed" --method HEAD -H "$ACCEPT") ;;
+    get-tag) args+=(--url "$url/manifests/seed" -H "$ACCEPT") ;;
     get-digest) args+=(--url "$url/manifests/$MANIFEST" -H "$ACCEPT") ;;
+    head-digest) args+=(--url "$url/manifests/$MANIFEST" --method HEAD -H "$ACCEPT") ;;
     blob) args+=(--url "$url/blobs/$BLOB") ;;
     range) args+=(--url "$url/blobs/$BLOB" --range-size 1048576 --range-total "$BLOB_SIZE" --expect 206) ;;
     esac
@@ -428,6 +436,47 @@ for round in $(seq "$ROUNDS"); do
         n=${#SYSTEMS[@]}
         for i in $(seq 0 $((n - 1))); do pull_one "$round" "$tool" "${SYSTEMS[$(((i + round) % n))]}"; done
     done
+done
+
+# --- Idle connections ---------------------------------------------------------------------------
+# A fresh server of each kind, started with 20,000 descriptors (soft and hard: the injector
+# raises its soft limit to the hard one, nginx is told by worker_rlimit_nofile), holds
+# IDLE_CONNS keep-alive connections opened by bench/idle.py (which raises its own soft limit to
+# its hard one, so the bench needs a hard limit above IDLE_CONNS: prlimit raises it when root).
+log "idle connections: $IDLE_CONNS"
+for s in "${SYSTEMS[@]}"; do stop "${PID[$s]}"; unset "PID[$s]"; done
+IDLE_FDS=$((IDLE_CONNS + 10000))
+[ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$IDLE_FDS" ] && prlimit --pid $$ --nofile="$IDLE_FDS:$IDLE_FDS" 2>/dev/null || true
+for s in ours nginx; do
+    case $s in
+    ours)
+        prlimit --nofile="$IDLE_FDS:$IDLE_FDS" taskset -c "$SCPU" "$OURS" serve "$LAYOUT" 127.0.0.1:0 \
+            >"$W/idle-ours.log" 2>&1 &
+        PID[idle-ours]=$!
+        for _ in $(seq 100); do
+            addr=$(sed -n 's/^listening on \([^ ]*\).*/\1/p' "$W/idle-ours.log" | head -n 1)
+            [ -n "$addr" ] && break
+            sleep 0.05
+        done
+        pids=${PID[idle-ours]} ;;
+    nginx)
+        port=$(free_port)
+        addr=127.0.0.1:$port
+        # nginx closes idle keep-alive connections once fewer than 1/16 of worker_connections
+        # are free: leave it room above IDLE_CONNS
+        nginx_conf "$W/nginx-idle" "$port" "$LAYOUT" $((IDLE_CONNS + IDLE_CONNS / 8 + 100))
+        sed -i 's|access_log .*;|access_log off;|' "$W/nginx-idle/nginx.conf"
+        prlimit --nofile="$IDLE_FDS:$IDLE_FDS" taskset -c "$SCPU" nginx -p "$W/nginx-idle" \
+            -c "$W/nginx-idle/nginx.conf" -e "$W/nginx-idle/logs/error.log" >"$W/idle-nginx.log" 2>&1 &
+        PID[idle-nginx]=$!
+        wait_200 "$addr" "${PID[idle-nginx]}" || true
+        pids="${PID[idle-nginx]},$(pgrep -P "${PID[idle-nginx]}" | paste -sd,)" ;;
+    esac
+    wait_200 "$addr" "${PID[idle-$s]}" || { tail -n 5 "$W/idle-$s.log" >&2; log "  $s did not start"; continue; }
+    result=$(taskset -c "$CCPU" python3 bench/idle.py "$addr" "$pids" "$IDLE_CONNS") || log "  $s: $result"
+    echo "{\"system\":\"$s\",\"descriptors\":$IDLE_FDS,\"r\":${result:-null}}" >>"$OUT/idle.jsonl"
+    stop "${PID[idle-$s]}"
+    unset "PID[idle-$s]"
 done
 
 # --- Report ------------------------------------------------------------------------------------

@@ -273,7 +273,9 @@ pub fn push_head(
     date: &str,
     close: bool,
 ) {
-    let mut head = String::with_capacity(512);
+    // Written in `out`'s own buffer (empty: the answer starts here), not copied from another.
+    let mut head = String::from_utf8(std::mem::take(out)).unwrap_or_default();
+    head.reserve(512);
     push_status_line(&mut head, response.status);
     head.push_str("Date: ");
     head.push_str(date);
@@ -298,7 +300,7 @@ pub fn push_head(
     } else {
         "\r\n"
     });
-    out.extend_from_slice(head.as_bytes());
+    *out = head.into_bytes();
 }
 
 #[cfg(test)]
