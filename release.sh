@@ -13,13 +13,19 @@
 # `cargo build --release --target x86_64-unknown-linux-musl --bin zarf-injector`, with the flags
 # of .cargo/config.toml; the nightly builds replace those flags with the ones below.
 #
-# Environment: NIGHTLY (toolchain, default "nightly"), STABLE (default "stable"),
+# The nightly is pinned (PINNED_NIGHTLY), so that a release is the same bytes on any machine:
+# the toolchain of that date is installed if missing, unless the toolchain called "nightly" is
+# that very compiler (the same rustc commit), which is then used as it is.
+#
+# Environment: NIGHTLY (toolchain, default: the pinned one), STABLE (default "stable"),
 # CARGO_TARGET_DIR (default "target"; the nightly builds go to its "nightly" subdirectory so
 # that they never clobber the stable ones).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-NIGHTLY=${NIGHTLY:-nightly}
+# rustc 1.97.0-nightly (e50aa6fba 2026-05-19), published as nightly-2026-05-20.
+PINNED_NIGHTLY=nightly-2026-05-20
+PINNED_COMMIT=e50aa6fba4e63ab34c72bf9acfd2c307c1155d1a
 STABLE=${STABLE:-stable}
 BIN=zarf-injector
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -41,6 +47,13 @@ done
 command -v cc >/dev/null || die "cc not found: build scripts and the stable musl build link with cc (apt-get install -y gcc)"
 
 have_toolchain() { rustup run "$1" rustc -V >/dev/null 2>&1; }
+if [ -z "${NIGHTLY:-}" ]; then
+    NIGHTLY=$PINNED_NIGHTLY
+    if ! have_toolchain "$NIGHTLY" && have_toolchain nightly &&
+        rustc +nightly -vV | grep -qx "commit-hash: $PINNED_COMMIT"; then
+        NIGHTLY=nightly
+    fi
+fi
 for tc in "$STABLE" "$NIGHTLY"; do
     if ! have_toolchain "$tc"; then
         echo "release.sh: installing toolchain $tc" >&2
