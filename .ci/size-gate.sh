@@ -6,7 +6,7 @@
 # accident, and never above issue 4's budgets: 524288 (stable, 512 KiB) and 131072 (each dist
 # binary, 128 KiB). The gate prints size + 8 KiB for every binary; lower a limit whenever a
 # binary shrinks by more than a little (docs/SIZE.md has each size decision).
-MAX_STABLE_AMD64=470992   # stable x86_64 musl: 462,800 on 2026-11-29 (+ 8 KiB)
+MAX_STABLE_AMD64=466960   # stable x86_64 musl: 458,768 on 2026-12-05 (+ 8 KiB)
 MAX_DIST_AMD64=131072     # dist/zarf-injector-amd64 (nightly): 126,696 on 2026-11-29 (budget)
 MAX_DIST_ARM64=131072     # dist/zarf-injector-arm64 (nightly): 125,744 on 2026-11-29 (budget)
 
