@@ -41,6 +41,7 @@ pub mod json;
 pub mod layout;
 pub mod line;
 pub mod log;
+pub mod memcpy;
 #[cfg(feature = "pack")]
 pub mod pack;
 pub mod range;
