@@ -158,7 +158,8 @@ pub fn parse_head(bytes: &[u8]) -> Parsed {
     };
     let mut headers = Vec::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
-        let value = trim_ows(&String::from_utf8_lossy(h.value)).to_string();
+        // A value that is not UTF-8 (obs-text) matches nothing we read: it stands as U+FFFD.
+        let value = trim_ows(std::str::from_utf8(h.value).unwrap_or("\u{FFFD}")).to_string();
         headers.push((h.name.to_ascii_lowercase(), value));
     }
     let request = Request {
