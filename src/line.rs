@@ -52,7 +52,9 @@ impl Line {
         let printable = |c: char| if c.is_control() { '?' } else { c };
         match std::str::from_utf8(bytes) {
             Ok(text) => self.0.extend(text.chars().map(printable)),
-            Err(_) => self.0.extend(bytes.iter().map(|&b| printable(char::from(b.min(0x7f))))),
+            Err(_) => self
+                .0
+                .extend(bytes.iter().map(|&b| printable(char::from(b.min(0x7f))))),
         }
         self
     }
@@ -262,7 +264,9 @@ mod tests {
     fn names_that_are_not_utf8_are_written_byte_by_byte() {
         use std::os::unix::ffi::OsStrExt;
         let mut line = Line::new("at ");
-        line.path(Path::new(std::ffi::OsStr::from_bytes(b"caf\xe9\n/\xff\x80x")));
+        line.path(Path::new(std::ffi::OsStr::from_bytes(
+            b"caf\xe9\n/\xff\x80x",
+        )));
         assert_eq!(line.as_str(), "at caf??/??x");
         let mut line = Line::new("at ");
         line.path(Path::new("café/ü"));

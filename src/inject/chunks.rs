@@ -25,21 +25,24 @@ pub struct Chunks {
 
 /// Lists the chunks in `dir`, ordered by number; refuses gaps, duplicates and bad names.
 pub fn find(dir: &Path) -> Result<Chunks, Failure> {
-    let entries = fs::read_dir(dir).map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
+    let mut names = Vec::new();
+    sys::each_name(dir, &mut |name| {
+        names.push(name.to_os_string());
+        Ok(())
+    })
+    .map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
     let mut listed = Vec::new();
     // Ordered by number, then by name: the key is the number's digits, zero-padded to nine
     // (at most nine, see `chunk_number`), then the name, sorted with the one sort of the
     // binary (`table::sorted`) with the position in `listed`.
     let mut order = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Failure::io(Error::NoChunks, dir, e))?;
-        let name = entry.file_name();
+    for name in &names {
         let Some(name) = name.to_str() else { continue };
         let Some(suffix) = name.strip_prefix(PREFIX) else {
             continue;
         };
-        let number =
-            chunk_number(suffix).ok_or_else(|| Failure::at(Error::ChunkName, &entry.path()))?;
+        let path = dir.join(name);
+        let number = chunk_number(suffix).ok_or_else(|| Failure::at(Error::ChunkName, &path))?;
         let mut key = String::with_capacity(9 + name.len());
         while key.len() + suffix.len() < 9 {
             key.push('0');
@@ -47,7 +50,7 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
         key.push_str(suffix);
         key.push_str(name);
         order.push((key, listed.len()));
-        listed.push((number, entry.path()));
+        listed.push((number, path));
     }
     if order.is_empty() {
         return Err(Failure::at(Error::NoChunks, dir));

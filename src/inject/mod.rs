@@ -238,16 +238,14 @@ fn relative_to(mut failure: Failure, staging: &Path) -> Failure {
 /// Moves every top-level entry of `staging` into `seed_root`, replacing what is there. All
 /// names are read and checked before the first move, so a refusal changes nothing.
 fn move_into_place(staging: &Path, seed_root: &Path) -> Result<(), Failure> {
-    let entries = fs::read_dir(staging).map_err(|e| Failure::io(Error::Write, staging, e))?;
     let mut names = Vec::new();
-    for entry in entries {
-        let name = entry
-            .map_err(|e| Failure::io(Error::Write, staging, e))?
-            .file_name();
-        if name == STAGING {
-            return Err(Failure::at(Error::PathInvalid, Path::new(&name)));
-        }
-        names.push(name);
+    sys::each_name(staging, &mut |name| {
+        names.push(name.to_os_string());
+        Ok(())
+    })
+    .map_err(|e| Failure::io(Error::Write, staging, e))?;
+    if let Some(name) = names.iter().find(|name| *name == STAGING) {
+        return Err(Failure::at(Error::PathInvalid, Path::new(name)));
     }
     for name in names {
         let target = seed_root.join(&name);

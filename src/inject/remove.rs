@@ -12,6 +12,7 @@
 //! so no one swaps a directory for a symbolic link while it is removed; symbolic links met in
 //! the tree are removed, never followed.
 
+use crate::sys;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -32,17 +33,18 @@ pub fn remove_all(path: &Path) -> io::Result<()> {
     // removes the rest: each pass takes one level off every branch, so the passes end.
     loop {
         let mut found = false;
-        for entry in fs::read_dir(path)? {
-            let top = entry?.path();
+        sys::each_name(path, &mut |name| {
+            let top = path.join(name);
             found = true;
             if unlinked(&top)? {
-                continue;
+                return Ok(());
             }
-            for inner in fs::read_dir(&top)? {
-                spare = move_to_fresh_name(&inner?.path(), path, spare)?;
-            }
-            missing_ok(fs::remove_dir(&top))?;
-        }
+            sys::each_name(&top, &mut |inner| {
+                spare = move_to_fresh_name(&top.join(inner), path, spare)?;
+                Ok(())
+            })?;
+            missing_ok(fs::remove_dir(&top))
+        })?;
         if !found {
             return missing_ok(fs::remove_dir(path));
         }
