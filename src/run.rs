@@ -8,26 +8,28 @@ use crate::line::Line;
 use crate::registry::Registry;
 use crate::repository::Repositories;
 use crate::{inject, layout, server};
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::ExitCode;
 
-/// Runs `zarf-injector` with the process's arguments and environment.
-pub fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
+/// Runs `zarf-injector` with `args` (the program's name left out) and the process's
+/// environment; returns the exit status: 0, or 1 after one line on stderr.
+pub fn main(args: impl Iterator<Item = OsString>) -> i32 {
+    match run(args) {
+        Ok(()) => 0,
         Err(failure) => {
             Line::new("zarf-injector: ")
                 .text(failure.line().as_str())
                 .to_stderr();
-            ExitCode::FAILURE
+            1
         }
     }
 }
 
-fn run() -> Result<(), Failure> {
-    crate::sys::handle_termination();
-    let command = cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name))?;
+fn run(args: impl Iterator<Item = OsString>) -> Result<(), Failure> {
+    crate::sys::ensure_standard_fds();
+    crate::sys::handle_signals();
+    let command = cli::parse(args, crate::sys::env_var)?;
     match command {
         Command::Help => Line::new(cli::HELP.strip_suffix('\n').unwrap_or(cli::HELP)).to_stdout(),
         Command::Version => Line::new("zarf-injector ")

@@ -20,7 +20,7 @@ use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -442,8 +442,13 @@ extern "C" fn on_signal(_: libc::c_int) {
     }
 }
 
-/// Installs the SIGTERM/SIGINT handler (once is enough; later calls are harmless).
-pub fn handle_termination() {
+/// Installs the SIGTERM/SIGINT handler and ignores SIGPIPE, so that a client gone in the
+/// middle of a `sendfile` (or a closed stdout) is an `EPIPE` error, not the end of the process
+/// (std's runtime would ignore it, but the binary starts without it: `src/bin/inject.rs`).
+/// Once is enough; later calls are harmless.
+pub fn handle_signals() {
+    // SAFETY: setting a signal's disposition to "ignore" has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     for signal in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler only
         // touches atomics and calls an async-signal-safe function.
@@ -452,6 +457,37 @@ pub fn handle_termination() {
             action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
+    }
+}
+
+/// Opens `/dev/null` on each of descriptors 0, 1 and 2 that is closed, as std's runtime does
+/// (the binary starts without it: `src/bin/inject.rs`): otherwise the first socket or file
+/// opened would take the number, and access-log lines written to "stdout" would go to it.
+pub fn ensure_standard_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD reads a descriptor's flags and takes no pointer. (The system call
+        // itself: musl's `fcntl` wrapper is 0.3 KB of cases this program never uses.)
+        if unsafe { libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFD) } < 0 {
+            // Not close-on-exec would not matter: nothing is executed. Left open for good.
+            if let Ok(null) = open(Path::new("/dev/null"), libc::O_RDWR, 0) {
+                let _ = null.into_raw_fd();
+            }
+        }
+    }
+}
+
+/// The value of the environment variable `name`, if it is set (and `name` holds no NUL).
+///
+/// std's `env::var_os` takes a lock shared with `set_var` around the same `getenv`: this
+/// program sets no variable, and the lock's reader-writer code is what it would add.
+pub fn env_var(name: &str) -> Option<std::ffi::OsString> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `name` is NUL-terminated; `getenv` returns null or a NUL-terminated string
+    // that stays valid while the environment is not changed, which nothing here does.
+    unsafe {
+        let value = libc::getenv(name.as_ptr());
+        (!value.is_null())
+            .then(|| OsStr::from_bytes(std::ffi::CStr::from_ptr(value).to_bytes()).to_os_string())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server's life: SIGTERM and SIGINT stop it cleanly (after letting a transfer in flight
 //! finish), a signal during unpack leaves nothing behind, connections over the cap get a 503
-//! while the server keeps working, and a burst of connections is queued, not dropped.
+//! while the server keeps working, a burst of connections is queued, not dropped, and a
+//! server started with its stdout closed never writes its access log into a connection.
 
 mod common;
 
@@ -216,4 +217,56 @@ fn a_burst_of_400_connections_is_answered_without_waiting_for_retries() {
     }
     let took = started.elapsed();
     assert!(took < Duration::from_secs(1), "400 clients took {took:?}");
+}
+
+/// Started with descriptor 1 closed (`zarf-injector ... >&-`), the server must not let a file
+/// or socket take descriptor 1: its output lines would be written into it (the listening
+/// socket, a connection, or, while unpacking, a file of the seed). std's runtime opens
+/// /dev/null there; the binary starts without it, so `sys::ensure_standard_fds` does.
+#[test]
+fn with_stdout_closed_descriptor_1_is_dev_null_and_the_server_answers() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("stdout-closed");
+    build_layout(dir.path(), &LayoutOptions::TINY);
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let address = format!("127.0.0.1:{port}");
+    let mut command = Command::new(injector_binary());
+    command
+        .arg("serve")
+        .arg(dir.path())
+        .arg(&address)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only `close`, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let child = ChildGuard(command.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut stream = loop {
+        match TcpStream::connect(&address) {
+            Ok(stream) => break stream,
+            Err(_) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("the server did not listen on {address}: {e}"),
+        }
+    };
+    let stdout = std::fs::read_link(format!("/proc/{}/fd/1", child.0.id()));
+    assert_eq!(
+        stdout.ok(),
+        Some("/dev/null".into()),
+        "what descriptor 1 is"
+    );
+    stream
+        .write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n{}"), "{answer:?}");
 }
