@@ -447,8 +447,8 @@ fn sending_log_tail(line: &mut Line, bytes: u64, started: Instant) {
 /// Opens a served file again, as long as it still holds `end` bytes.
 fn reopen(path: &Path, end: u64) -> io::Result<File> {
     let file = sys::open_served(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() || meta.len() < end {
+    let meta = sys::file_status(&file)?;
+    if !meta.is_file() || meta.size() < end {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
     Ok(file)

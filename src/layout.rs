@@ -91,11 +91,11 @@ pub fn read_limited(
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
         Err(e) => return Err(Failure::io(missing, path, e)),
     };
-    let meta = file.metadata().map_err(|e| Failure::io(missing, path, e))?;
+    let meta = sys::file_status(&file).map_err(|e| Failure::io(missing, path, e))?;
     if !meta.is_file() {
         return Err(not_a_file());
     }
-    let length = meta.len();
+    let length = meta.size();
     if length > limit as u64 {
         return Err(too_large());
     }

@@ -336,9 +336,9 @@ impl Registry {
         unknown: ErrorCode,
     ) -> Result<(File, PathBuf, u64), ErrorCode> {
         let path = self.root.join(digest.blob_path());
-        let opened = sys::open_served(&path).and_then(|file| Ok((file.metadata()?, file)));
+        let opened = sys::open_served(&path).and_then(|file| Ok((sys::file_status(&file)?, file)));
         match opened {
-            Ok((meta, file)) if meta.is_file() => Ok((file, path, meta.len())),
+            Ok((meta, file)) if meta.is_file() => Ok((file, path, meta.size())),
             Ok(_) => Err(not_a_file(&path, unknown)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(unknown),
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(not_a_file(&path, unknown)),

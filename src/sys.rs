@@ -306,6 +306,69 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// What `stat(2)` says of a file: its type and its size.
+pub struct Status {
+    mode: u32,
+    size: u64,
+}
+
+impl Status {
+    /// Whether it is a regular file.
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// The status of an open file, by `fstat(2)`.
+///
+/// The system call itself, not `File::metadata`: musl's `fstat` goes through `fstatat` and its
+/// fallbacks for old kernels (0.6 KB), and std's `Metadata` adds what this program never
+/// reads (docs/SIZE.md).
+pub fn file_status(file: &File) -> io::Result<Status> {
+    // SAFETY: the kernel fills `status`, a `struct stat` as it defines it for this
+    // architecture (musl's, which the libc crate mirrors, is the same on x86_64 and aarch64).
+    stat_with(|status| unsafe { libc::syscall(libc::SYS_fstat, file.as_raw_fd(), status) })
+}
+
+/// The status of what `path` names, following symbolic links, by `fstatat(2)`.
+pub fn path_status(path: &Path) -> io::Result<Status> {
+    let path =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: as in `file_status`; `path` is NUL-terminated and outlives the call.
+    stat_with(|status| unsafe {
+        libc::syscall(
+            libc::SYS_newfstatat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            status,
+            0,
+        )
+    })
+}
+
+/// Runs a `stat`-like system call on a zeroed `struct stat` and reads its type and size.
+fn stat_with(call: impl FnOnce(*mut libc::stat) -> libc::c_long) -> io::Result<Status> {
+    // SAFETY: an all-zero `struct stat` is a valid value (integers only).
+    let mut status: libc::stat = unsafe { std::mem::zeroed() };
+    if call(&mut status) < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Status {
+        mode: status.st_mode,
+        size: u64::try_from(status.st_size).unwrap_or(0),
+    })
+}
+
 /// Calls `each` with the name of every entry of the directory `dir` but `.` and `..`, in the
 /// order the kernel lists them, as `getdents64(2)` reads them a buffer at a time (entries
 /// added or removed meanwhile may or may not be seen, as with `readdir`).
@@ -510,6 +573,29 @@ pub fn termination_event() -> io::Result<RawFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_tells_files_directories_and_sizes_following_links() {
+        let dir = std::env::temp_dir().join(format!("zi-status-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("file"), vec![7u8; 12345]).unwrap();
+        std::os::unix::fs::symlink("file", dir.join("link")).unwrap();
+        let fifo = CString::new(dir.join("fifo").as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+
+        let file = file_status(&open_read(&dir.join("file")).unwrap()).unwrap();
+        assert!(file.is_file() && !file.is_dir() && file.size() == 12345);
+        let link = path_status(&dir.join("link")).unwrap();
+        assert!(link.is_file() && link.size() == 12345);
+        let directory = file_status(&open_read(&dir).unwrap()).unwrap();
+        assert!(directory.is_dir() && !directory.is_file());
+        let fifo = path_status(&dir.join("fifo")).unwrap();
+        assert!(!fifo.is_file() && !fifo.is_dir());
+        let missing = path_status(&dir.join("missing")).map(|_| ()).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn each_name_lists_every_entry_once_over_many_reads() {

@@ -7,7 +7,7 @@
 use crate::error::{Error, Failure};
 use crate::sys;
 use sha2::{Digest as _, Sha256};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -69,11 +69,11 @@ pub fn find(dir: &Path) -> Result<Chunks, Failure> {
             };
             return Err(Failure::at(error, &missing_or(&path, dir, expected, error)));
         }
-        let meta = fs::metadata(&path).map_err(|e| Failure::io(Error::ChunkRead, &path, e))?;
+        let meta = sys::path_status(&path).map_err(|e| Failure::io(Error::ChunkRead, &path, e))?;
         if !meta.is_file() {
             return Err(Failure::at(Error::ChunkRead, &path));
         }
-        total_bytes += meta.len();
+        total_bytes += meta.size();
         paths.push(path);
     }
     Ok(Chunks { paths, total_bytes })

@@ -90,13 +90,18 @@ pub fn create_dirs(path: &Path) -> io::Result<()> {
                 create_dirs(parent)?;
             }
         }
-        Err(_) if path.is_dir() => return Ok(()),
+        Err(_) if is_dir(path) => return Ok(()),
         Err(e) => return Err(e),
     }
     match sys::create_dir(path) {
-        Err(_) if path.is_dir() => Ok(()),
+        Err(_) if is_dir(path) => Ok(()),
         done => done,
     }
+}
+
+/// Whether `path` names a directory (following links, as `Path::is_dir`).
+fn is_dir(path: &Path) -> bool {
+    sys::path_status(path).is_ok_and(|status| status.is_dir())
 }
 
 /// `path` without its last name and the slashes around it (`/` for `/name`); `None` for a
