@@ -111,6 +111,9 @@ NIGHTLY_FLAGS=(
     # rust-lld needs no cross gcc and, unlike GNU ld, does not pad segments to pages in the file
     # (x86_64: -3,136 vs cc + GNU ld with -z noseparate-code, which lld does by default)
     "-Clinker=$LLD" -Clinker-flavor=ld.lld -Clink-self-contained=yes
+    # identical functions (drop glue and `Vec::push` of same-layout types, musl's dummies)
+    # linked once; nothing here compares function addresses (-256 / -200)
+    -Clink-arg=--icf=all
 )
 # Replaces the default std features (panic-unwind, backtrace): (-4,064 / -3,696), faster build.
 BUILD_STD=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
@@ -133,9 +136,29 @@ CARGO_ENCODED_RUSTFLAGS=$(encode "${ARM_FLAGS[@]}") \
     cargo +"$NIGHTLY" build --release --target "$ARM" --bin "$BIN" --target-dir "$NIGHTLY_DIR" \
     --no-default-features "${BUILD_STD[@]}"
 
+# The section header table, `.shstrtab` and `.comment` (rustc's and lld's version strings) sit
+# after the last loaded segment; nothing loads or runs them (the kernel reads program headers
+# only), so the copy in dist/ ends where the last segment ends (-1,328 / -1,256 bytes).
+strip_section_headers() { # built-binary destination
+    local src=$1 dst=$2 phoff phentsize phnum end=0 i at type offset filesz
+    field() { od -An -t "u$2" -j "$1" -N "$2" "$src" | tr -d ' '; } # offset width
+    phoff=$(field 32 8) phentsize=$(field 54 2) phnum=$(field 56 2)
+    for ((i = 0; i < phnum; i++)); do
+        at=$((phoff + i * phentsize))
+        type=$(field "$at" 4) offset=$(field $((at + 8)) 8) filesz=$(field $((at + 32)) 8)
+        [ "$type" = 1 ] && [ $((offset + filesz)) -gt "$end" ] && end=$((offset + filesz))
+    done
+    [ "$end" -gt 0 ] || die "$src: no loadable segment"
+    head -c "$end" "$src" >"$dst.tmp"
+    # e_shoff (8 bytes at 40), then e_shnum and e_shstrndx (2 bytes each at 60 and 62): zero
+    printf '\0\0\0\0\0\0\0\0' | dd of="$dst.tmp" bs=1 seek=40 conv=notrunc status=none
+    printf '\0\0\0\0' | dd of="$dst.tmp" bs=1 seek=60 conv=notrunc status=none
+    chmod 0755 "$dst.tmp"
+    mv "$dst.tmp" "$dst"
+}
 mkdir -p dist
-install -m 0755 "$NIGHTLY_DIR/$X86/release/$BIN" dist/zarf-injector-amd64
-install -m 0755 "$NIGHTLY_DIR/$ARM/release/$BIN" dist/zarf-injector-arm64
+strip_section_headers "$NIGHTLY_DIR/$X86/release/$BIN" dist/zarf-injector-amd64
+strip_section_headers "$NIGHTLY_DIR/$ARM/release/$BIN" dist/zarf-injector-arm64
 STABLE_BIN=$TARGET_DIR/$X86/release/$BIN
 
 # --- Checks ------------------------------------------------------------------------------------
