@@ -106,14 +106,14 @@ pub fn parse(
     }
 }
 
-/// Parses a socket address without DNS (so musl's resolver stays out of the binary).
+/// Parses a socket address without DNS (`address::parse`).
 fn bind_address(arg: Option<&OsString>) -> Result<SocketAddr, Failure> {
     let text = match arg {
         Some(arg) => arg.to_str().ok_or(Error::BadAddress)?,
         None => DEFAULT_BIND,
     };
-    text.parse()
-        .map_err(|_| Failure::at(Error::BadAddress, std::path::Path::new(text)))
+    crate::address::parse(text)
+        .ok_or_else(|| Failure::at(Error::BadAddress, std::path::Path::new(text)))
 }
 
 /// Decodes 64 hexadecimal digits (either case) into a SHA-256 value.

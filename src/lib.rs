@@ -29,6 +29,7 @@
     )
 )]
 
+pub mod address;
 pub mod cli;
 pub mod connection;
 pub mod connections;

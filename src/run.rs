@@ -7,9 +7,10 @@ use crate::http::Request;
 use crate::line::Line;
 use crate::registry::Registry;
 use crate::repository::Repositories;
-use crate::{inject, layout, server};
+use crate::{inject, layout, server, sys};
 use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Runs `zarf-injector` with `args` (the program's name left out) and the process's
@@ -83,8 +84,7 @@ fn serve(root: &Path, bind: SocketAddr) -> Result<(), Failure> {
     let repositories = Repositories::load(root)?;
     let registry = Registry::new(root.to_path_buf(), repositories);
     let listener = server::bind(bind)?;
-    let address = listener
-        .local_addr()
+    let address = sys::local_address(listener.as_raw_fd())
         .map_err(|e| Failure::io(Error::Bind, Path::new("listener"), e))?;
     Line::new("listening on ")
         .socket_address(address)

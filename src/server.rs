@@ -21,8 +21,8 @@ use crate::line::Line;
 use crate::log;
 use crate::sys::{self, Epoll, Event};
 use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,22 +44,19 @@ const LISTENER: u64 = u64::MAX;
 const TERMINATION: u64 = u64::MAX - 1;
 
 /// Binds a listening socket, with a queue of [`BACKLOG`] connections not accepted yet.
-pub fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
-    let listener = TcpListener::bind(address).map_err(|e| {
+pub fn bind(address: SocketAddr) -> Result<OwnedFd, Failure> {
+    sys::listen(address, BACKLOG).map_err(|e| {
         let mut text = Line::default();
         text.socket_address(address);
         Failure::io(Error::Bind, Path::new(text.as_str()), e)
-    })?;
-    sys::set_backlog(&listener, BACKLOG);
-    Ok(listener)
+    })
 }
 
 /// Serves requests on `listener` with `handler` until SIGTERM/SIGINT; then lets answers in
 /// flight finish for up to [`GRACE`], writes out the log and returns.
-pub fn serve(listener: TcpListener, handler: &Handler<'_>) -> Result<(), Failure> {
+pub fn serve(listener: OwnedFd, handler: &Handler<'_>) -> Result<(), Failure> {
     let fail = |e: io::Error| Failure::io(Error::Bind, Path::new("event loop"), e);
     let limit = sys::descriptor_limit();
-    listener.set_nonblocking(true).map_err(fail)?;
     let epoll = Epoll::new().map_err(fail)?;
     epoll
         .add(listener.as_raw_fd(), LISTENER, sys::READABLE)

@@ -9,8 +9,8 @@
 //!   `eventfd(2)` that the event loop watches ([`termination_event`]), which is
 //!   async-signal-safe.
 //! - `getrlimit(2)`/`prlimit64(2)` to use every file descriptor allowed ([`descriptor_limit`]),
-//!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `listen(2)` for a queue of
-//!   connections longer than std's ([`set_backlog`]).
+//!   `pthread_create(3)` for the log writer's thread ([`spawn`]), and `socket(2)`, `bind(2)` and
+//!   `listen(2)` for a listening socket with a queue longer than std's ([`listen`]).
 //! - `open(2)` for every file the injector opens ([`open_read`], [`open_served`],
 //!   [`create_no_follow`]), `mkdir(2)` for every directory it creates ([`create_dir`]), and
 //!   `write(2)` for its output lines ([`write_all`]).
@@ -19,7 +19,7 @@
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::net::TcpListener;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -117,18 +117,23 @@ pub fn accept(listener: RawFd) -> io::Result<OwnedFd> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    let one: libc::c_int = 1;
-    // SAFETY: `fd` was just accepted and nothing else owns it; setsockopt(2) reads `one`.
+    set_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+    // SAFETY: `fd` was just accepted and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets an integer socket option; failure leaves the socket as it was.
+fn set_option(socket: RawFd, level: libc::c_int, option: libc::c_int, value: libc::c_int) {
+    // SAFETY: setsockopt(2) reads `value`, of the length given.
     unsafe {
         libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+            socket,
+            level,
+            option,
+            (&value as *const libc::c_int).cast(),
+            socklen(&value),
+        )
+    };
 }
 
 /// An epoll instance: which of many non-blocking descriptors are ready.
@@ -478,13 +483,103 @@ fn write_fully(mut bytes: &[u8], mut write: impl FnMut(&[u8]) -> isize) -> io::R
     Ok(())
 }
 
-/// Lets the kernel queue up to `connections` connections that `listener` has not accepted yet.
-/// std listens with a queue of 128; a connection that finds it full is only taken when the
-/// client retries, a second or more later. Failure only leaves std's queue.
-pub fn set_backlog(listener: &TcpListener, connections: usize) {
-    let backlog = libc::c_int::try_from(connections).unwrap_or(libc::c_int::MAX);
-    // SAFETY: listen(2) on a socket that is already listening only changes its queue length.
-    unsafe { libc::listen(listener.as_raw_fd(), backlog) };
+/// A non-blocking TCP socket listening on `address` (with `SO_REUSEADDR`, as std's
+/// `TcpListener::bind`), whose kernel queue holds up to `backlog` connections not accepted yet:
+/// std's queue of 128 overflows in a burst, and a connection that finds it full is only taken
+/// when the client retries, a second or more later.
+pub fn listen(address: SocketAddr, backlog: usize) -> io::Result<OwnedFd> {
+    let family = if address.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket(2) takes no pointers.
+    let fd = unsafe { libc::socket(family, flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and nothing else owns it.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1);
+    let bound = match address {
+        SocketAddr::V4(v4) => {
+            let raw = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: bind(2) reads `raw`, of the length given.
+            unsafe { libc::bind(fd, (&raw as *const libc::sockaddr_in).cast(), socklen(&raw)) }
+        }
+        SocketAddr::V6(v6) => {
+            let raw = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: v6.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: v6.scope_id(),
+            };
+            // SAFETY: bind(2) reads `raw`, of the length given.
+            unsafe {
+                libc::bind(
+                    fd,
+                    (&raw as *const libc::sockaddr_in6).cast(),
+                    socklen(&raw),
+                )
+            }
+        }
+    };
+    let backlog = libc::c_int::try_from(backlog).unwrap_or(libc::c_int::MAX);
+    // SAFETY: listen(2) takes no pointers.
+    if bound < 0 || unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(socket)
+}
+
+/// The address `socket` is bound to (the port the kernel chose for port 0).
+pub fn local_address(socket: RawFd) -> io::Result<SocketAddr> {
+    // SAFETY: all-zero bytes are a valid sockaddr_in6.
+    let mut raw: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    let mut len = socklen(&raw);
+    // SAFETY: getsockname(2) writes at most `len` bytes into `raw`.
+    let got = unsafe {
+        libc::getsockname(
+            socket,
+            (&mut raw as *mut libc::sockaddr_in6).cast(),
+            &mut len,
+        )
+    };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let port = u16::from_be(raw.sin6_port);
+    if raw.sin6_family == libc::AF_INET as libc::sa_family_t {
+        // SAFETY: the kernel wrote a sockaddr_in, which is smaller than `raw` and no more
+        // aligned.
+        let v4 = unsafe {
+            std::ptr::read((&raw as *const libc::sockaddr_in6).cast::<libc::sockaddr_in>())
+        };
+        return Ok(SocketAddr::from((v4.sin_addr.s_addr.to_ne_bytes(), port)));
+    }
+    let ip = Ipv6Addr::from(raw.sin6_addr.s6_addr);
+    Ok(SocketAddr::V6(SocketAddrV6::new(
+        ip,
+        port,
+        raw.sin6_flowinfo,
+        raw.sin6_scope_id,
+    )))
+}
+
+/// The length of a socket address structure, as the kernel takes it.
+fn socklen<T>(raw: &T) -> libc::socklen_t {
+    std::mem::size_of_val(raw) as libc::socklen_t
 }
 
 static TERMINATING: AtomicBool = AtomicBool::new(false);

@@ -270,3 +270,41 @@ fn with_stdout_closed_descriptor_1_is_dev_null_and_the_server_answers() {
     assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
     assert!(answer.ends_with("\r\n\r\n{}"), "{answer:?}");
 }
+
+/// `[::1]:0` listens on IPv6 loopback, prints the port the kernel chose in RFC 5952 form and
+/// answers there; an address already in use is refused with the address named and exit 1.
+#[test]
+fn listens_on_ipv6_and_refuses_an_address_in_use() {
+    let dir = TempDir::new("ipv6");
+    build_layout(dir.path(), &LayoutOptions::TINY);
+    let mut command = Command::new(injector_binary());
+    command.arg("serve").arg(dir.path()).arg("[::1]:0");
+    let running = start(command, Duration::from_secs(10));
+    assert!(
+        running.addr.is_ipv6() && running.addr.ip().is_loopback() && running.addr.port() != 0,
+        "{:?}",
+        running.stdout
+    );
+    let mut stream = TcpStream::connect(running.addr).unwrap();
+    stream
+        .write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+
+    let taken = format!("[::1]:{}", running.addr.port());
+    let mut second = Command::new(injector_binary());
+    second.arg("serve").arg(dir.path()).arg(&taken);
+    let exit = match start_or_exit(second, Duration::from_secs(10)) {
+        Ok(_) => panic!("a second server listened on {taken}"),
+        Err(exit) => exit,
+    };
+    assert_eq!(exit.status.code(), Some(1), "{exit:#?}");
+    assert!(
+        exit.stderr.contains("cannot listen on this address")
+            && exit.stderr.contains(&taken)
+            && exit.stderr.contains("Address in use"),
+        "{exit:#?}"
+    );
+}
