@@ -33,6 +33,10 @@ SCENARIOS = {
     "blob": "GET ~20 MB blob",
     "range": "Range GET, 1 MiB slices of the ~20 MB blob",
 }
+# Labels for `ours` and `dist` when they are not the stable and the nightly build of one commit
+# (e.g. issue 14: INJECTOR=<the binary before>, DIST=<the binary after>).
+NAMES["ours"] = os.environ.get("NAME_OURS", NAMES["ours"])
+NAMES["dist"] = os.environ.get("NAME_DIST", NAMES["dist"])
 ORDER = ["ours", "dist", "nginx", "registry"]
 MANIFEST_SCENARIOS = ["get-tag", "head-tag", "get-digest", "head-digest"]
 
@@ -232,6 +236,8 @@ def main():
         emit("(RSS: VmRSS and VmHWM from /proc, nginx: master + worker; descriptors: the most held by "
              "one server process)\n")
 
+    if "ours" in systems and "dist" in systems:
+        against_ours(emit, summary, start_data, rounds)
     goals(lines, summary, start_data, [s for s in ("ours", "dist") if s in systems], rounds, idle)
     text = "\n".join(lines)
     with open(os.path.join(out, "report.md"), "w") as f:
@@ -250,6 +256,33 @@ def round_ratios(rounds, sc, c, s, peer="nginx"):
             if v and p:
                 out.append(v / p)
     return out
+
+
+def against_ours(emit, summary, start_data, rounds):
+    """`dist` against `ours`, cell by cell: a change of build measured side by side."""
+    emit(f"### {NAMES['dist']} against {NAMES['ours']}\n")
+    emit("Each round measures both one after the other, so the ratio of a round is paired: the "
+         "table gives the median of the rounds' ratios of `dist` over `ours` (req/s; blob and "
+         "range: MB/s), the lowest and highest in brackets, and the ratio of the median req/s; "
+         "start-up: seconds of `ours` over `dist` (above 1: `dist` is faster).\n")
+    emit("| cell | connections | median of round ratios [range] | ratio of medians | more than 5% slower |")
+    emit("|---|---|---|---|---|")
+    for sc, title in SCENARIOS.items():
+        for c in sorted({k[1] for k in summary if k[0] == sc}):
+            a = (summary.get((sc, c, "dist")) or {}).get("rps")
+            b = (summary.get((sc, c, "ours")) or {}).get("rps")
+            if a and b:
+                rr = round_ratios(rounds, sc, c, "dist", peer="ours")
+                paired = med(rr) or a / b
+                band = f" [{min(rr):.2f}–{max(rr):.2f}]" if len(rr) > 1 else ""
+                emit(f"| {title} | {c} | {paired:.2f}x{band} | {a / b:.2f}x | "
+                     f"{'yes' if paired < 0.95 else 'no'} |")
+    for size in ("small", "big"):
+        a, b = start_data.get((size, "dist")), start_data.get((size, "ours"))
+        if a and b:
+            emit(f"| start-up, {size} seed | – | – | {b / a:.2f}x ({b:.3f} s vs {a:.3f} s) | "
+                 f"{'yes' if a > 1.05 * b else 'no'} |")
+    emit("")
 
 
 def goals(lines, summary, start_data, ours, rounds, idle):

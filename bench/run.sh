@@ -24,7 +24,8 @@
 # Environment: QUICK=1; ROUNDS (3), DURATION (seconds per serving cell, 3), SMALL_MB (25),
 # BIG_MB (200), IDLE_CONNS (10000), SERVER_CPU (1), CLIENT_CPU (0), OUT (the output directory), KEEP=1 (keep the
 # work directory), NO_INSTALL=1 (never call apt-get), INJECTOR (a zarf-injector binary to use
-# instead of building the stable release build).
+# instead of building the stable release build), NAME_OURS/NAME_DIST (their labels in the report;
+# with both binaries given, report.md compares dist with ours cell by cell).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD

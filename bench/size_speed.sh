@@ -36,7 +36,10 @@
 # machine, the binaries' sizes and digests) in bench/results/size_speed-<date>.txt.
 #
 # Environment: ROUNDS (5), NIGHTLY (toolchain, "nightly"), STABLE ("stable": only its musl start
-# files may be used, as in release.sh), SOURCE ("head" or "worktree"), TMPDIR (builds).
+# files may be used, as in release.sh), SOURCE ("head" or "worktree"), TMPDIR (builds),
+# VARIANTS (a list that starts with today, e.g. "today" alone), BASELINE (a prebuilt
+# zarf-injector, e.g. the dist binary of an earlier commit: measured as variant `baseline` side
+# by side with the others, so a size change can be checked for speed against where it started).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -52,7 +55,8 @@ X86=x86_64-unknown-linux-musl
 BIN=zarf-injector
 CHUNK=786432
 RUN_TIMEOUT=600                 # seconds: a run that somehow binds would otherwise serve forever
-VARIANTS=(today sha2-z miniz-z soft-compact soft-unrolled)
+read -ra VARIANTS <<<"${VARIANTS:-today sha2-z miniz-z soft-compact soft-unrolled}"
+[ -n "${BASELINE:-}" ] && VARIANTS+=(baseline)
 unset RUSTFLAGS CARGO_ENCODED_RUSTFLAGS CARGO_BUILD_RUSTFLAGS
 
 die() { echo "size_speed.sh: $*" >&2; exit 1; }
@@ -63,6 +67,10 @@ check_args() {
     [[ $MEGABYTES =~ ^[1-9][0-9]*$ ]] || die "payload-megabytes must be a positive integer, not '$MEGABYTES'"
     [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
     [[ $SOURCE = head || $SOURCE = worktree ]] || die "SOURCE must be head or worktree, not '$SOURCE'"
+    [ "${VARIANTS[0]:-}" = today ] || die "VARIANTS must start with today (the reference of the ratios)"
+    local v
+    for v in "${VARIANTS[@]}"; do [ -n "$(describe "$v")" ] || die "unknown variant $v"; done
+    [ -z "${BASELINE:-}" ] || [ -x "$BASELINE" ] || die "BASELINE must be an executable file, not '$BASELINE'"
     [ "$(uname -m)" = x86_64 ] || die "runs the x86_64 binaries: needs an x86_64 host"
 }
 
@@ -105,6 +113,7 @@ set_flags() {
         -Zfmt-debug=none
         '--cfg=sha2_backend_soft="compact"'
         "-Clinker=$LLD" -Clinker-flavor=ld.lld -Clink-self-contained=yes
+        -Clink-arg=--icf=all
     )
     BUILD_STD=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
     X86_FLAGS=("${NIGHTLY_FLAGS[@]}" "-Lnative=$X86_OBJS")
@@ -120,6 +129,7 @@ describe() {
         miniz-z) echo "miniz_oxide at opt-level z" ;;
         soft-compact) echo "software SHA-256 forced, compact" ;;
         soft-unrolled) echo "software SHA-256 forced, unrolled (no compact cfg)" ;;
+        baseline) echo "the prebuilt binary given as BASELINE (${BASELINE:-}), e.g. an earlier release" ;;
     esac
 }
 
@@ -184,6 +194,12 @@ snapshot_sources() {
 # once for the variants whose rustflags match.
 build_variant() { # variant
     local v=$1 logf=$BUILD/build-$1.log start=$SECONDS
+    if [ "$v" = baseline ]; then
+        install -m 0755 "$BASELINE" "$BINS/baseline"
+        check_binary "$BINS/baseline"
+        log "  baseline: $(stat -c %s "$BINS/baseline") bytes, $BASELINE"
+        return
+    fi
     variant_flags "$v"
     log "building $v: $(describe "$v")"
     CARGO_ENCODED_RUSTFLAGS=$(encode "${FLAGS[@]}") \
