@@ -219,8 +219,9 @@ fn zarf_init_example_is_a_valid_init_package_with_our_injector_and_zarfs_compone
         assert!(
             release
                 .lines()
-                .any(|l| l.trim_start().starts_with("install ") && l.ends_with(&wanted)),
-            "release.sh does not install {wanted}"
+                .any(|l| l.trim_start().starts_with("strip_section_headers ")
+                    && l.ends_with(&wanted)),
+            "release.sh does not write {wanted}"
         );
     }
     arches.sort();
